@@ -1,0 +1,85 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { StoreUnavailableError, WrongExpectedRevisionError } from '../event-store/event-store.port';
+import { knownRoutesOf } from '../http-edge';
+import { Errors } from './errors';
+import { ServiceError, StatusCode } from './service-error';
+
+/** google.rpc.Status, as ZITADEL's REST gateway writes it. */
+export interface ErrorBody {
+  code: number;
+  message: string;
+  details?: Array<{ '@type': string; id: string; message: string }>;
+}
+
+export function errorBody(error: ServiceError): ErrorBody {
+  return error.id
+    ? {
+        code: error.code,
+        message: `${error.text} (${error.id})`,
+        details: [{ '@type': 'type.googleapis.com/zitadel.v1.ErrorDetail', id: error.id, message: error.text }],
+      }
+    : { code: error.code, message: error.text };
+}
+
+/** Fastify's and Nest's own HTTP errors, in the contract's terms. */
+function fromHttpStatus(status: number, message: string): ServiceError {
+  switch (status) {
+    case 404:
+      return Errors.notFound();
+    case 405:
+      return Errors.methodNotAllowed();
+    case 413:
+      return Errors.invalidArgument('request body is too large');
+    case 415:
+      return Errors.invalidArgument('request body must be JSON (Content-Type: application/json)');
+    case 429:
+      return new ServiceError(StatusCode.RESOURCE_EXHAUSTED, 'too many requests; slow down');
+    default:
+      return status >= 400 && status < 500 ? Errors.invalidArgument(message) : Errors.internal();
+  }
+}
+
+/** Turns any failure into its meaning, whatever threw it. */
+export function toServiceError(exception: unknown): ServiceError {
+  if (exception instanceof ServiceError) return exception;
+  if (exception instanceof StoreUnavailableError) return Errors.storeUnavailable(exception);
+  if (exception instanceof WrongExpectedRevisionError) return Errors.concurrentModification();
+  if (exception instanceof HttpException) return fromHttpStatus(exception.getStatus(), exception.message);
+  const fastify = exception as { statusCode?: unknown; code?: unknown; message?: unknown };
+  if (typeof fastify?.statusCode === 'number' && typeof fastify.code === 'string' && fastify.code.startsWith('FST_')) {
+    return fromHttpStatus(fastify.statusCode, String(fastify.message));
+  }
+  return Errors.internal(exception);
+}
+
+/**
+ * The one place an error becomes an HTTP answer: the contract's body and status, never a stack.
+ * Unexpected failures are logged with the request id so an operator can find them.
+ */
+@Catch()
+export class ContractExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Errors');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const request = http.getRequest<FastifyRequest>();
+    const reply = http.getResponse<FastifyReply>();
+    let error = toServiceError(exception);
+    if (error.code === StatusCode.NOT_FOUND && !error.id && knownRoutesOf(request)?.isWrongMethod(request.method, request.url)) {
+      error = Errors.methodNotAllowed();
+    }
+    if (error.code === StatusCode.INTERNAL) {
+      this.logger.error(
+        `request ${request.id} ${request.method} ${request.routeOptions?.url ?? request.url} failed unexpectedly: ${describe(exception)}`,
+      );
+    } else if (error.code === StatusCode.UNAVAILABLE) {
+      this.logger.warn(`request ${request.id}: the store is unavailable: ${describe(error.cause ?? exception)}`);
+    }
+    void reply.status(error.httpStatus).header('content-type', 'application/json').send(errorBody(error));
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}

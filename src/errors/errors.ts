@@ -1,0 +1,37 @@
+import { ServiceError, StatusCode } from './service-error';
+
+/** The contract's catalogue of errors: one factory per row of API.md's error table. */
+export const Errors = {
+  authHeaderMissing: () => new ServiceError(StatusCode.UNAUTHENTICATED, 'auth header missing', 'AUTH-7fs1e'),
+  invalidToken: (cause?: unknown) =>
+    new ServiceError(StatusCode.UNAUTHENTICATED, 'invalid token', 'AUTH-7fs1f', { cause }),
+  permissionDenied: () =>
+    new ServiceError(StatusCode.PERMISSION_DENIED, 'No matching permissions found', 'AUTH-AWfge'),
+  userNotFound: () => new ServiceError(StatusCode.NOT_FOUND, 'User could not be found', 'COMMAND-4g3xq'),
+  otpEmailNotFound: () =>
+    new ServiceError(StatusCode.NOT_FOUND, "Multifactor OTP (OneTimePassword) doesn't exist", 'COMMAND-b312D'),
+  otpEmailAlreadySetUp: () =>
+    new ServiceError(StatusCode.ALREADY_EXISTS, 'Multifactor OTP (OneTimePassword) is already set up', 'COMMAND-MKL2s'),
+  otpEmailNotReady: () =>
+    new ServiceError(StatusCode.FAILED_PRECONDITION, "Multifactor OTP (OneTimePassword) isn't ready", 'COMMAND-KLJ2d'),
+  userAlreadyExists: () => new ServiceError(StatusCode.ALREADY_EXISTS, 'User already exists', 'COMMAND-k2unb'),
+  /** The user's stream kept changing under us for every retry we allow. */
+  concurrentModification: () =>
+    new ServiceError(
+      StatusCode.ABORTED,
+      'the user was changed concurrently too often; retry the request',
+      'COMMAND-cOnCr',
+    ),
+  storeUnavailable: (cause?: unknown) =>
+    new ServiceError(
+      StatusCode.UNAVAILABLE,
+      'the event store is unavailable; nothing was changed, retry later',
+      'STORE-unav1',
+      { cause },
+    ),
+  invalidArgument: (text: string, id?: string) => new ServiceError(StatusCode.INVALID_ARGUMENT, text, id),
+  notFound: () => new ServiceError(StatusCode.NOT_FOUND, 'Not Found'),
+  methodNotAllowed: () =>
+    new ServiceError(StatusCode.UNIMPLEMENTED, 'Method Not Allowed', undefined, { httpStatus: 405 }),
+  internal: (cause?: unknown) => new ServiceError(StatusCode.INTERNAL, 'internal error', undefined, { cause }),
+} as const;

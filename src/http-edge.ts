@@ -1,0 +1,87 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { MALFORMED_JSON } from './shared/validation';
+
+interface KnownRoute {
+  method: string;
+  /** Which path segments are parameters. */
+  params: boolean[];
+  pattern: RegExp;
+}
+
+/**
+ * Stands in for an empty path parameter (`/v2/users//otp_email`), so that such a request still
+ * reaches its route and is rejected there with the endpoint's own 400, not a 404.
+ */
+export const EMPTY_PARAM = '\u0000';
+
+/** The routes the app serves, to tell an unknown path (404) from a wrong method (405). */
+export class KnownRoutes {
+  private readonly routes: KnownRoute[] = [];
+
+  add(method: string, url: string): void {
+    const source = url
+      .split('/')
+      .map((segment) => (segment.startsWith(':') ? '[^/]*' : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+      .join('/');
+    const params = url.split('/').map((segment) => segment.startsWith(':'));
+    this.routes.push({ method, params, pattern: new RegExp(`^${source}$`) });
+  }
+
+  /** The URL with empty parameter segments marked, when only that makes it match a route. */
+  markEmptyParams(method: string, url: string): string {
+    const [path, query] = splitUrl(url);
+    if (!path.includes('//') && !path.endsWith('/')) return url;
+    for (const route of this.routes) {
+      if (route.method !== method) continue;
+      if (!route.pattern.test(path)) continue;
+      const marked = path.split('/').map((segment, i) => (route.params[i] && segment === '' ? '%00' : segment));
+      return marked.join('/') + query;
+    }
+    return url;
+  }
+
+  /** True when the path is served, but not with this method. */
+  isWrongMethod(method: string, url: string): boolean {
+    const [path] = splitUrl(url);
+    const matching = this.routes.filter((route) => route.pattern.test(path));
+    return matching.length > 0 && !matching.some((route) => route.method === method);
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    knownRoutes: KnownRoutes;
+  }
+}
+
+export const knownRoutesOf = (request: FastifyRequest): KnownRoutes | undefined => request.server.knownRoutes;
+
+/**
+ * What the service does at the HTTP edge, before Nest sees a request. Must run before app.init().
+ * - Any body is parsed as JSON (as ZITADEL's gateway does). A body that is not JSON is kept as a
+ *   marker rather than failing here, so that a request without a token still answers 401 first.
+ * - Routes are recorded so that the exception filter can answer 405 for a known path.
+ */
+export function installHttpEdge(app: NestFastifyApplication, routes: KnownRoutes): void {
+  const fastify: FastifyInstance = app.getHttpAdapter().getInstance();
+  fastify.decorate('knownRoutes', routes);
+  fastify.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.add(method, route.url);
+  });
+  // Fastify's own parser refuses __proto__ and constructor.prototype keys (prototype poisoning).
+  const strictJson = fastify.getDefaultJsonParser('error', 'error');
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
+    const text = String(body);
+    if (text.trim() === '') return done(null, undefined);
+    strictJson(request, text, (error, parsed) =>
+      done(null, error ? { [MALFORMED_JSON]: error.message } : parsed),
+    );
+  });
+}
+
+function splitUrl(url: string): [string, string] {
+  const at = url.indexOf('?');
+  return at === -1 ? [url, ''] : [url.slice(0, at), url.slice(at)];
+}

@@ -1,0 +1,75 @@
+import 'reflect-metadata';
+import { Logger, LogLevel as NestLogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { randomUUID } from 'node:crypto';
+import { AppModule } from './app.module';
+import { Config, ConfigError, LogLevel, loadConfig } from './config/config';
+import { KnownRoutes, installHttpEdge } from './http-edge';
+import { ProjectionRunner } from './projections/projection.runner';
+
+const NEST_LEVELS: Record<LogLevel, NestLogLevel[]> = {
+  fatal: ['fatal'],
+  error: ['fatal', 'error'],
+  warn: ['fatal', 'error', 'warn'],
+  info: ['fatal', 'error', 'warn', 'log'],
+  debug: ['fatal', 'error', 'warn', 'log', 'debug'],
+  trace: ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'],
+};
+
+/** Largest request body accepted; every request of the API is far smaller. */
+export const BODY_LIMIT_BYTES = 64 * 1024;
+
+export async function createApp(config: Config): Promise<NestFastifyApplication> {
+  const routes = new KnownRoutes();
+  const adapter = new FastifyAdapter({
+    bodyLimit: BODY_LIMIT_BYTES,
+    // A caller's X-Request-Id is kept so its logs and our events correlate; otherwise we make one.
+    genReqId: (req: { headers: Record<string, string | string[] | undefined> }) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
+    },
+    rewriteUrl: (req: { method?: string; url?: string }) => routes.markEmptyParams(req.method ?? 'GET', req.url ?? '/'),
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+    logger: NEST_LEVELS[config.logLevel],
+    abortOnError: false,
+    // Our own parser (http-edge) takes every body, so that a bad one is judged after the token.
+    bodyParser: false,
+  });
+  installHttpEdge(app, routes);
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+  await app.init();
+  // Read models are caught up before the first request, so reads never see an older state.
+  await app.get(ProjectionRunner).start();
+  return app;
+}
+
+async function bootstrap(): Promise<void> {
+  const logger = new Logger('Bootstrap');
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      logger.fatal(`invalid configuration: ${error.message}. Fix the variable and start again.`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw error;
+  }
+  const app = await createApp(config);
+  await app.listen({ port: config.port, host: config.host });
+  const url = await app.getUrl();
+  logger.log(
+    `mfa-service listening on ${url} (event store: ${config.eventStoreConnectionString ? 'EventStoreDB' : config.databaseUrl ? 'PostgreSQL' : `SQLite in ${config.dataDir}`})`,
+  );
+}
+
+if (require.main === module) {
+  bootstrap().catch((error: unknown) => {
+    new Logger('Bootstrap').fatal(`mfa-service could not start: ${(error as Error).stack ?? String(error)}`);
+    process.exit(1);
+  });
+}

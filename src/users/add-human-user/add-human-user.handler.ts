@@ -1,0 +1,54 @@
+import { Inject } from '@nestjs/common';
+import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
+import { authorizeInOrg } from '../../auth/permissions';
+import { Errors } from '../../errors/errors';
+import { ServiceError } from '../../errors/service-error';
+import { ID_GENERATOR, IdGenerator } from '../../shared/id-generator';
+import { UserCommandRunner } from '../user-command.runner';
+import { AddHumanUserCommand, AddHumanUserResult } from './add-human-user.command';
+import { decideAddHumanUser } from './add-human-user.decide';
+import { UsernameReservations } from './username-reservations';
+
+@CommandHandler(AddHumanUserCommand)
+export class AddHumanUserHandler implements ICommandHandler<AddHumanUserCommand, AddHumanUserResult> {
+  constructor(
+    private readonly users: UserCommandRunner,
+    private readonly usernames: UsernameReservations,
+    @Inject(ID_GENERATOR) private readonly ids: IdGenerator,
+  ) {}
+
+  async execute({ request, context }: AddHumanUserCommand): Promise<AddHumanUserResult> {
+    const orgId = request.organization?.orgId ?? context.caller.orgId;
+    if (!orgId) {
+      throw Errors.invalidArgument(
+        'invalid AddHumanUserRequest.Organization: no organization given and the token names none',
+      );
+    }
+    authorizeInOrg(context.caller, 'user.write', orgId);
+    const userId = request.userId ?? this.ids.userId();
+    const userName = request.username ?? request.email.email;
+    const reserved = await this.usernames.reserve(orgId, userName, userId, context);
+    try {
+      const details = await this.users.run(userId, context, (state) =>
+        decideAddHumanUser(
+          {
+            userId,
+            orgId,
+            userName,
+            givenName: request.profile.givenName,
+            familyName: request.profile.familyName,
+            email: request.email.email,
+            isVerified: request.email.isVerified === true,
+          },
+          state,
+        ),
+      );
+      return { userId, details };
+    } catch (error) {
+      if (reserved && error instanceof ServiceError && error.id === Errors.userAlreadyExists().id) {
+        await this.usernames.release(orgId, userName, userId, context);
+      }
+      throw error;
+    }
+  }
+}

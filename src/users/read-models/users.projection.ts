@@ -1,0 +1,53 @@
+import { RecordedEvent } from '../../event-store/event-store.port';
+import { DocumentProjection } from '../../projections/read-model-store.port';
+import { USER_EVENT_TYPES, UserEvent, UserEventType } from '../user.events';
+import { Details, detailsOf } from './details';
+
+export interface UserView {
+  userId: string;
+  orgId: string;
+  userName: string;
+  givenName: string;
+  familyName: string;
+  email: string;
+  isVerified: boolean;
+  /** Of the last event applied to this user, whatever its type. */
+  details: Details;
+}
+
+/** Users as GetUserByID shows them; a removed user has no row. */
+export const usersProjection: DocumentProjection<UserView> = {
+  name: 'users',
+  version: 1,
+  eventTypes: USER_EVENT_TYPES,
+  documentId: (event) => userIdOfStream(event.streamId),
+  evolve(view, recorded) {
+    const event = recorded as RecordedEvent & UserEvent;
+    const details = detailsOf(recorded);
+    if (event.type === UserEventType.HumanAdded) {
+      return {
+        userId: userIdOfStream(recorded.streamId)!,
+        orgId: recorded.metadata.resourceOwner,
+        userName: event.data.userName,
+        givenName: event.data.firstName,
+        familyName: event.data.lastName,
+        email: event.data.email,
+        isVerified: false,
+        details,
+      };
+    }
+    if (view === null || event.type === UserEventType.Removed) return null;
+    switch (event.type) {
+      case UserEventType.EmailChanged:
+        return { ...view, email: event.data.email, isVerified: false, details };
+      case UserEventType.EmailVerified:
+        return { ...view, isVerified: true, details };
+      default:
+        return { ...view, details };
+    }
+  },
+};
+
+export function userIdOfStream(streamId: string): string | null {
+  return streamId.startsWith('user-') ? streamId.slice('user-'.length) : null;
+}
