@@ -40,7 +40,6 @@ export async function createApp(config: Config): Promise<NestFastifyApplication>
     bodyParser: false,
   });
   installHttpEdge(app, routes);
-  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   await app.init();
   // Read models are caught up before the first request, so reads never see an older state.
   await app.get(ProjectionRunner).start();
@@ -61,10 +60,39 @@ async function bootstrap(): Promise<void> {
   }
   const app = await createApp(config);
   await app.listen({ port: config.port, host: config.host });
+  stopOnSignals(app, logger);
   const url = await app.getUrl();
   logger.log(
     `mfa-service listening on ${url} (event store: ${config.eventStoreConnectionString ? 'EventStoreDB' : config.databaseUrl ? 'PostgreSQL' : `SQLite in ${config.dataDir}`})`,
   );
+}
+
+/**
+ * SIGTERM/SIGINT: stop taking requests, let those in flight finish, stop the projections, close
+ * the stores, then exit 0. A second signal exits at once.
+ */
+function stopOnSignals(app: NestFastifyApplication, logger: Logger): void {
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn(`received ${signal} again: exiting now`);
+      process.exit(1);
+    }
+    stopping = true;
+    logger.log(`received ${signal}: finishing requests in flight, then closing the store`);
+    app
+      .close()
+      .then(() => {
+        logger.log('mfa-service stopped cleanly');
+        process.exit(0);
+      })
+      .catch((error: unknown) => {
+        logger.error(`shutdown failed: ${(error as Error).stack ?? String(error)}`);
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
 }
 
 if (require.main === module) {
