@@ -12,7 +12,7 @@ import {
 } from 'jose';
 import { ConfigError, type Config } from '../config/config';
 import { Errors } from '../errors/errors';
-import { ServiceError, StatusCode } from '../errors/service-error';
+import { ServiceError } from '../errors/service-error';
 import { callerFromClaims, RESOURCE_OWNER_CLAIM, ROLES_CLAIM, type Caller } from './caller';
 import { DEV_ISSUER, DEV_KEY_ALG, loadOrCreateDevKey } from './dev-signing-key';
 
@@ -136,12 +136,7 @@ function remoteKeys(url: URL): JWTVerifyGetKey {
         err instanceof joseErrors.JWKSMultipleMatchingKeys ||
         err instanceof joseErrors.JOSENotSupported;
       if (aboutTheToken) throw err;
-      throw new ServiceError(
-        StatusCode.UNAVAILABLE,
-        'the keys to check the token could not be fetched; retry later',
-        'AUTH-jwks1',
-        { cause: err },
-      );
+      throw Errors.keysUnavailable(err);
     }
   };
 }

@@ -5,6 +5,14 @@ export const Errors = {
   authHeaderMissing: () => new ServiceError(StatusCode.UNAUTHENTICATED, 'auth header missing', 'AUTH-7fs1e'),
   invalidToken: (cause?: unknown) =>
     new ServiceError(StatusCode.UNAUTHENTICATED, 'invalid token', 'AUTH-7fs1f', { cause }),
+  /** The issuer's keys could not be fetched: no fault of the token, so not a 401. */
+  keysUnavailable: (cause?: unknown) =>
+    new ServiceError(
+      StatusCode.UNAVAILABLE,
+      'the keys to check the token could not be fetched; retry later',
+      'AUTH-jwks1',
+      { cause },
+    ),
   permissionDenied: () =>
     new ServiceError(StatusCode.PERMISSION_DENIED, 'No matching permissions found', 'AUTH-AWfge'),
   userNotFound: () => new ServiceError(StatusCode.NOT_FOUND, 'User could not be found', 'COMMAND-4g3xq'),
