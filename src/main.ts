@@ -2,10 +2,16 @@ import 'reflect-metadata';
 import { Logger, LogLevel as NestLogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Logger as PinoLogger } from 'nestjs-pino';
 import { randomUUID } from 'node:crypto';
 import { AppModule } from './app.module';
 import { Config, ConfigError, LogLevel, loadConfig } from './config/config';
+import { sendFrameworkError } from './errors/contract-exception.filter';
+import { installConnect } from './grpc/connect-routes';
+import { GrpcServer } from './grpc/grpc.server';
 import { KnownRoutes, installHttpEdge } from './http-edge';
+import { setupOpenApi } from './ops/openapi/openapi.setup';
+import { httpServerOptions, installOps, packageVersion } from './ops/ops.setup';
 import { ProjectionRunner } from './projections/projection.runner';
 
 const NEST_LEVELS: Record<LogLevel, NestLogLevel[]> = {
@@ -17,30 +23,45 @@ const NEST_LEVELS: Record<LogLevel, NestLogLevel[]> = {
   trace: ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'],
 };
 
-/** Largest request body accepted; every request of the API is far smaller. */
-export const BODY_LIMIT_BYTES = 64 * 1024;
+/** Longest path parameter the router takes; longer ones are refused before any route runs. */
+export const MAX_PARAM_LENGTH = 200 * 12;
 
 export async function createApp(config: Config): Promise<NestFastifyApplication> {
   const routes = new KnownRoutes();
   const adapter = new FastifyAdapter({
-    bodyLimit: BODY_LIMIT_BYTES,
+    // Body limit and timeouts on slow clients (BODY_LIMIT_BYTES, HTTP_*_TIMEOUT_MS).
+    ...httpServerOptions(config.http),
     // A caller's X-Request-Id is kept so its logs and our events correlate; otherwise we make one.
     genReqId: (req: { headers: Record<string, string | string[] | undefined> }) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
     },
     rewriteUrl: (req: { method?: string; url?: string }) => routes.markEmptyParams(req.method ?? 'GET', req.url ?? '/'),
-    return503OnClosing: true,
+    // While draining, a request that still arrives is served (Fastify then answers it with
+    // Connection: close) rather than given Fastify's own 503 body, which is not the contract's;
+    // the stores close only after the last connection has ended.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
+    // A userId may have 200 characters; percent-encoded, each takes up to 12 (4 UTF-8 bytes).
+    maxParamLength: MAX_PARAM_LENGTH,
+    // Errors Fastify answers before any route runs (a too long parameter, a bad URL), in the contract's shape.
+    frameworkErrors: sendFrameworkError,
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     logger: NEST_LEVELS[config.logLevel],
+    // Held until pino takes over below, so that every line is JSON.
+    bufferLogs: true,
     abortOnError: false,
     // Our own parser (http-edge) takes every body, so that a bad one is judged after the token.
     bodyParser: false,
   });
+  app.useLogger(app.get(PinoLogger));
   installHttpEdge(app, routes);
+  await installOps(app, config);
+  // Connect and gRPC-web beside REST on this port; gRPC over HTTP/2 listens on GRPC_PORT (bootstrap).
+  await installConnect(app, { readMaxBytes: config.http.bodyLimitBytes });
   await app.init();
+  setupOpenApi(app, packageVersion());
   // Read models are caught up before the first request, so reads never see an older state.
   await app.get(ProjectionRunner).start();
   return app;
@@ -60,6 +81,8 @@ async function bootstrap(): Promise<void> {
   }
   const app = await createApp(config);
   await app.listen({ port: config.port, host: config.host });
+  // Before the "listening" line below, so that whoever waits for that line can also read the gRPC port.
+  await app.get(GrpcServer).listen({ port: config.grpcPort, host: config.host, readMaxBytes: config.http.bodyLimitBytes });
   stopOnSignals(app, logger);
   const url = await app.getUrl();
   logger.log(

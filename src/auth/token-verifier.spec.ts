@@ -18,12 +18,15 @@ const INVALID = 'AUTH-7fs1f';
 function configFor(dataDir: string, oidc: OidcConfig = {}): Config {
   return {
     port: 0,
+    grpcPort: 0,
     host: '127.0.0.1',
     dataDir,
     oidc,
     developmentAuth: !oidc.issuer && !oidc.audience && !oidc.jwksUri,
     production: false,
     logLevel: 'info',
+    http: { bodyLimitBytes: 65536, requestTimeoutMs: 0, connectionTimeoutMs: 0, keepAliveTimeoutMs: 5000, rateLimitPerMinute: 0 },
+    readyMaxLagEvents: 1000,
   };
 }
 

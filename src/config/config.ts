@@ -11,6 +11,8 @@ export interface OidcConfig {
 
 export interface Config {
   port: number;
+  /** gRPC over HTTP/2 cleartext; Connect and gRPC-web are served on `port`. */
+  grpcPort: number;
   host: string;
   dataDir: string;
   /** Unset: the embedded SQLite store in dataDir. */
@@ -22,6 +24,24 @@ export interface Config {
   developmentAuth: boolean;
   production: boolean;
   logLevel: LogLevel;
+  /** Protection of the HTTP server; see README, Operations. */
+  http: HttpLimits;
+  /** /readyz fails when a projection is more events than this behind the log. */
+  readyMaxLagEvents: number;
+  /** Comment lines on /v2/events/_stream this often keep idle streams (and proxies) open; default 15000. */
+  eventsStreamHeartbeatMs?: number;
+}
+
+export interface HttpLimits {
+  bodyLimitBytes: number;
+  /** Time a client has to send a whole request (slow clients answer 408); 0 is no limit. */
+  requestTimeoutMs: number;
+  /** A socket without traffic for this long is closed; 0 is no limit. */
+  connectionTimeoutMs: number;
+  /** How long an idle keep-alive connection is kept open. */
+  keepAliveTimeoutMs: number;
+  /** Requests one caller (token subject, else IP) may make per minute; 0 is no limit. */
+  rateLimitPerMinute: number;
 }
 
 /** A bad setting, named so that an operator can fix it without reading code. */
@@ -52,6 +72,16 @@ function port(env: Env, name: string, fallback: number): number {
   return value;
 }
 
+function integer(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value < min || value > max) {
+    throw new ConfigError(name, `must be a whole number from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
 function url(env: Env, name: string, protocols: readonly string[]): string | undefined {
   const raw = optional(env, name);
   if (raw === undefined) return undefined;
@@ -63,6 +93,24 @@ function url(env: Env, name: string, protocols: readonly string[]): string | und
   }
   if (!protocols.includes(parsed.protocol)) {
     throw new ConfigError(name, `must use one of ${protocols.join(', ')}, got "${parsed.protocol}"`);
+  }
+  return raw;
+}
+
+/**
+ * EventStoreDB connection strings list gossip seeds as `host1:2113,host2:2113`, which no URL parser
+ * accepts, so only the scheme and the presence of a host are checked here; the client parses the
+ * rest when the store opens. The value is never echoed: it may hold a password.
+ */
+function esdbConnectionString(env: Env, name: string): string | undefined {
+  const raw = optional(env, name);
+  if (raw === undefined) return undefined;
+  if (!/^esdb(\+discover)?:\/\/([^@/?#\s]+@)?[^@/?#\s,]+(,[^@/?#\s,]+)*\/?(\?\S*)?$/i.test(raw)) {
+    throw new ConfigError(
+      name,
+      'must be an EventStoreDB connection string such as esdb://host:2113?tls=false, ' +
+        'esdb://host1:2113,host2:2113,host3:2113 or esdb+discover://cluster.example.com:2113',
+    );
   }
   return raw;
 }
@@ -90,15 +138,30 @@ export function loadConfig(env: Env = process.env): Config {
   if (!developmentAuth && !oidc.issuer) {
     throw new ConfigError('OIDC_ISSUER', 'must be set when OIDC_AUDIENCE or OIDC_JWKS_URI is: tokens are checked against it');
   }
+  const httpPort = port(env, 'PORT', 8080);
+  const grpcPort = port(env, 'GRPC_PORT', 8081);
+  if (grpcPort !== 0 && grpcPort === httpPort) {
+    throw new ConfigError('GRPC_PORT', `must differ from PORT (both are ${grpcPort}): gRPC over HTTP/2 needs a port of its own`);
+  }
   return {
-    port: port(env, 'PORT', 8080),
+    port: httpPort,
+    grpcPort,
     host: optional(env, 'HOST') ?? '0.0.0.0',
     dataDir: resolve(optional(env, 'DATA_DIR') ?? './data'),
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
-    eventStoreConnectionString: url(env, 'EVENTSTORE_CONNECTION_STRING', ['esdb:', 'esdb+discover:']),
+    eventStoreConnectionString: esdbConnectionString(env, 'EVENTSTORE_CONNECTION_STRING'),
     oidc,
     developmentAuth,
     production,
     logLevel: logLevel as LogLevel,
+    http: {
+      bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 64 * 1024, 1024, 64 * 1024 * 1024),
+      requestTimeoutMs: integer(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 0),
+      connectionTimeoutMs: integer(env, 'HTTP_CONNECTION_TIMEOUT_MS', 120_000, 0),
+      keepAliveTimeoutMs: integer(env, 'HTTP_KEEP_ALIVE_TIMEOUT_MS', 72_000, 1),
+      rateLimitPerMinute: integer(env, 'RATE_LIMIT_PER_MINUTE', 0, 0),
+    },
+    readyMaxLagEvents: integer(env, 'READY_MAX_LAG_EVENTS', 1000, 0),
+    eventsStreamHeartbeatMs: integer(env, 'EVENTS_STREAM_HEARTBEAT_MS', 15_000, 10, 3_600_000),
   };
 }

@@ -80,6 +80,12 @@ export class ContractExceptionFilter implements ExceptionFilter {
   }
 }
 
+/** Fastify's `frameworkErrors`: errors found while routing, before Nest or the filter above see the request. */
+export function sendFrameworkError(error: Error, _request: FastifyRequest, reply: FastifyReply): void {
+  const failure = toServiceError(error);
+  void reply.status(failure.httpStatus).header('content-type', 'application/json').send(errorBody(failure));
+}
+
 function describe(error: unknown): string {
   return error instanceof Error ? (error.stack ?? error.message) : String(error);
 }

@@ -37,6 +37,17 @@ export const Errors = {
       'STORE-unav1',
       { cause },
     ),
+  /** /readyz: this instance should get no traffic until the reasons are gone. */
+  notReady: (reasons: string) => new ServiceError(StatusCode.UNAVAILABLE, `not ready: ${reasons}`, 'HEALTH-r3ady'),
+  /** ClearView of a database/view pair that ListViews does not show. */
+  viewNotFound: () => new ServiceError(StatusCode.NOT_FOUND, 'View not found', 'ADMIN-v1ew0'),
+  /** ClearView of a subscription: its handlers have effects outside the view, so it is never replayed. */
+  viewNotClearable: () =>
+    new ServiceError(
+      StatusCode.FAILED_PRECONDITION,
+      'View cannot be cleared: it is a subscription whose handlers act outside the service',
+      'ADMIN-v1ew1',
+    ),
   invalidArgument: (text: string, id?: string) => new ServiceError(StatusCode.INVALID_ARGUMENT, text, id),
   notFound: () => new ServiceError(StatusCode.NOT_FOUND, 'Not Found'),
   methodNotAllowed: () =>

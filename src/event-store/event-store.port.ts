@@ -50,6 +50,16 @@ export interface StreamRead {
   revision: number | 'no_stream';
 }
 
+export interface ReadStreamOptions {
+  /**
+   * Only events at or after this revision are needed (all when absent): a caller that already
+   * knows the start of a stream reads just what came after. `revision` in the answer is still that
+   * of the stream's last event. An adapter may ignore this and read the whole stream; callers
+   * skip the events before it themselves.
+   */
+  fromRevision?: number;
+}
+
 export interface ReadAllOptions {
   /** Exclusive lower bound; 0 reads from the beginning. */
   after: number;
@@ -67,7 +77,7 @@ export interface EventStore {
    * WrongExpectedRevisionError and appends nothing. Resolves only once the events are durable.
    */
   append(streamId: string, expected: ExpectedRevision, events: readonly NewEvent[]): Promise<AppendResult>;
-  readStream(streamId: string): Promise<StreamRead>;
+  readStream(streamId: string, options?: ReadStreamOptions): Promise<StreamRead>;
   /** Events after a global position, in global order. */
   readAll(options: ReadAllOptions): Promise<RecordedEvent[]>;
   /** Position of the last event in the log (0 when empty). */

@@ -2,10 +2,9 @@ import { Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { Config } from '../config/config';
 import { CONFIG } from '../config/config.module';
 import { PROJECTIONS, ProjectionRunner } from '../projections/projection.runner';
+import { ALL_PROJECTIONS } from '../projections/projection.registry';
 import { createReadModelStore } from '../projections/read-model-store.factory';
 import { READ_MODEL_STORE, ReadModelStore } from '../projections/read-model-store.port';
-import { authFactorsProjection } from '../users/read-models/auth-factors.projection';
-import { usersProjection } from '../users/read-models/users.projection';
 import { createEventStore } from './event-store.factory';
 import { EVENT_STORE, EventStore } from './event-store.port';
 
@@ -15,7 +14,7 @@ import { EVENT_STORE, EventStore } from './event-store.port';
   providers: [
     { provide: EVENT_STORE, inject: [CONFIG], useFactory: (config: Config) => createEventStore(config) },
     { provide: READ_MODEL_STORE, inject: [CONFIG], useFactory: (config: Config) => createReadModelStore(config) },
-    { provide: PROJECTIONS, useValue: [usersProjection, authFactorsProjection] },
+    { provide: PROJECTIONS, useValue: ALL_PROJECTIONS },
     ProjectionRunner,
   ],
   exports: [EVENT_STORE, READ_MODEL_STORE, PROJECTIONS, ProjectionRunner],

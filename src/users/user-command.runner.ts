@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Caller } from '../auth/caller';
 import {
@@ -13,6 +13,7 @@ import { CLOCK, Clock } from '../shared/clock';
 import { ID_GENERATOR, IdGenerator } from '../shared/id-generator';
 import { Details, detailsOf } from './read-models/details';
 import { UserEvent, toUserEvent, userStreamId } from './user.events';
+import { UserStateCache } from './user-state.cache';
 import { UserState, evolveUser, initialUserState } from './user.state';
 
 /** The target of an authorisation check: a user that does not exist has no organization. */
@@ -24,11 +25,26 @@ export const targetOf = (userId: string, state: UserState) => ({
 /** Attempts for one command before it answers 409 ABORTED. */
 export const MAX_ATTEMPTS = 10;
 
+/** Users whose state is kept between commands (well under 1 KB each). */
+export const USER_CACHE_CAPACITY = 20_000;
+
 /** Who acts and on behalf of which request: it goes into every event's metadata. */
 export interface CommandContext {
   caller: Caller;
   correlationId: string;
 }
+
+/** How a command ended: the number of events it appended (0: nothing to do), or what it threw. */
+export type CommandOutcome = { appended: number } | { error: unknown };
+
+/** Watches commands, for /metrics; the runner works the same without one. */
+export interface CommandObserver {
+  /** An append was refused because the stream changed after it was read. */
+  conflict(retrying: boolean): void;
+  finished(outcome: CommandOutcome): void;
+}
+
+export const COMMAND_OBSERVER = Symbol('CommandObserver');
 
 export interface LoadedUser {
   state: UserState;
@@ -43,34 +59,80 @@ export interface LoadedUser {
  */
 @Injectable()
 export class UserCommandRunner {
+  private readonly cache = new UserStateCache(USER_CACHE_CAPACITY);
+
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(ID_GENERATOR) private readonly ids: IdGenerator,
     private readonly projections: ProjectionRunner,
+    @Optional() @Inject(COMMAND_OBSERVER) private readonly observer: CommandObserver | null = null,
   ) {}
 
+  /**
+   * The user as of the last event in the store. A cached state is a starting point: only the
+   * events from its revision on are read (that event again, to prove the store still has it).
+   */
   async load(userId: string): Promise<LoadedUser> {
-    const { events, revision } = await this.store.readStream(userStreamId(userId));
+    const cached = this.cache.get(userId);
+    const read = await this.store.readStream(userStreamId(userId), cached ? { fromRevision: cached.revision } : {});
+    let { events } = read;
     let state = initialUserState;
+    let last: RecordedEvent | null = null;
+    if (cached) {
+      // An adapter may ignore fromRevision and return the whole stream: find the cached event.
+      const at = events.length ? cached.revision - events[0].revision : -1;
+      if (events[at]?.eventId !== cached.last.eventId) {
+        // Not the stream the cache knew (the store was replaced): start over from the first event.
+        this.cache.forget(userId);
+        return this.load(userId);
+      }
+      events = events.slice(at + 1);
+      state = cached.state;
+      last = cached.last;
+    }
     for (const recorded of events) {
       const event = toUserEvent(recorded);
       if (event) state = evolveUser(state, event);
+      last = recorded;
     }
-    return { state, revision, last: events.length ? events[events.length - 1] : null };
+    if (last) this.cache.remember(userId, { state, revision: last.revision, last });
+    return { state, revision: last ? last.revision : read.revision, last };
   }
 
   async run(userId: string, context: CommandContext, decide: (state: UserState) => UserEvent[]): Promise<Details> {
+    try {
+      const { details, appended } = await this.decideAndAppend(userId, context, decide);
+      this.observer?.finished({ appended });
+      return details;
+    } catch (error) {
+      this.observer?.finished({ error });
+      throw error;
+    }
+  }
+
+  private async decideAndAppend(
+    userId: string,
+    context: CommandContext,
+    decide: (state: UserState) => UserEvent[],
+  ): Promise<{ details: Details; appended: number }> {
     for (let attempt = 1; ; attempt++) {
       const { state, revision, last } = await this.load(userId);
       const events = decide(state);
-      if (events.length === 0) return detailsOf(last!);
+      if (events.length === 0) return { details: detailsOf(last!), appended: 0 };
       try {
         const result = await this.store.append(userStreamId(userId), revision, this.toNew(events, context));
+        this.cache.remember(userId, {
+          state: events.reduce(evolveUser, state),
+          revision: result.revision,
+          last: result.events[result.events.length - 1],
+        });
         await this.projections.waitFor(result.position);
-        return detailsOf(result.events[result.events.length - 1]);
+        return { details: detailsOf(result.events[result.events.length - 1]), appended: result.events.length };
       } catch (error) {
-        if (!(error instanceof WrongExpectedRevisionError) || attempt >= MAX_ATTEMPTS) throw error;
+        if (!(error instanceof WrongExpectedRevisionError)) throw error;
+        this.observer?.conflict(attempt < MAX_ATTEMPTS);
+        if (attempt >= MAX_ATTEMPTS) throw error;
         // Spread the retries of racing writers so they do not collide again in lockstep.
         await sleep(Math.floor(Math.random() * attempt * 2));
       }

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { signDevToken } from '../../src/auth/token-verifier';
+import { TestDatabase, createTestDatabase } from '../postgres/test-database';
 
 /** The compiled service entry point (this file runs from dist/test/support). */
 export const MAIN_JS = resolve(__dirname, '../../src/main.js');
@@ -33,7 +34,12 @@ export interface TokenOptions {
 export interface RunningServer {
   url: string;
   port: number;
+  /** gRPC over HTTP/2 cleartext (GRPC_PORT); Connect and gRPC-web are served on `url`. */
+  grpcPort: number;
+  grpcUrl: string;
   dataDir: string;
+  /** The PostgreSQL database the server uses, when it uses one. */
+  databaseUrl?: string;
   process: ChildProcess;
   /** Everything the server printed so far. */
   logs(): string;
@@ -55,18 +61,39 @@ export interface StartOptions {
 }
 
 const started: RunningServer[] = [];
+/**
+ * With DATABASE_URL set for the test process, every server gets a fresh database on that server,
+ * kept per data folder so that a restart (same dataDir) finds its data again.
+ */
+const databases = new Map<string, TestDatabase>();
+
+async function databaseUrlFor(dataDir: string, env: StartOptions['env']): Promise<string | undefined> {
+  if (env && 'DATABASE_URL' in env) return env.DATABASE_URL;
+  if (!process.env.DATABASE_URL) return undefined;
+  let database = databases.get(dataDir);
+  if (!database) {
+    database = await createTestDatabase(process.env.DATABASE_URL);
+    databases.set(dataDir, database);
+  }
+  return database.url;
+}
 
 /** Starts the real server process on a free port and waits until it listens. */
 export async function startServer(options: StartOptions = {}): Promise<RunningServer> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'mfa-test-'));
+  const databaseUrl = await databaseUrlFor(dataDir, options.env);
   const child = spawn(process.execPath, [MAIN_JS], {
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
       PORT: '0',
+      GRPC_PORT: '0',
       HOST: '127.0.0.1',
       DATA_DIR: dataDir,
       LOG_LEVEL: 'info',
+      // The run's EventStoreDB (or emulator), when it has one; options.env may override or unset it.
+      EVENTSTORE_CONNECTION_STRING: process.env.EVENTSTORE_CONNECTION_STRING,
+      DATABASE_URL: databaseUrl,
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -96,11 +123,16 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     });
   });
 
+  // The server logs its gRPC port before the "listening on http://" line waited for above.
+  const grpcPort = Number(/gRPC listening on \S+:(\d+)/.exec(output)?.[1] ?? NaN);
   const url = `http://127.0.0.1:${port}`;
   const server: RunningServer = {
     url,
     port,
+    grpcPort,
+    grpcUrl: `http://127.0.0.1:${grpcPort}`,
     dataDir,
+    databaseUrl,
     process: child,
     logs: () => output,
     token: (o) => signDevToken(dataDir, o),
@@ -148,5 +180,9 @@ export async function stopAll(): Promise<void> {
   for (const server of started.splice(0)) {
     await server.kill();
     if (server.dataDir.startsWith(tmpdir())) rmSync(server.dataDir, { recursive: true, force: true });
+  }
+  for (const [dataDir, database] of [...databases]) {
+    databases.delete(dataDir);
+    await database.drop();
   }
 }

@@ -1,17 +1,21 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import {
   AppendResult,
   EventStore,
   ExpectedRevision,
   NewEvent,
   ReadAllOptions,
+  ReadStreamOptions,
   RecordedEvent,
   StoreUnavailableError,
   StreamRead,
   WrongExpectedRevisionError,
 } from '../event-store.port';
+import type { WriterMessage, WriterReply } from './sqlite-append.worker';
+import { AppendRequest, BatchOutcome, SqliteAppendWriter, openEventsDatabase } from './sqlite-append.writer';
 
 /** Versioned schema: entry i brings a database from user_version i to i + 1. */
 const MIGRATIONS: readonly string[] = [
@@ -28,6 +32,13 @@ const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX events_type_position ON events (type, position);`,
 ];
+
+/** Appends in one transaction at most; more wait for the next one. */
+const MAX_BATCH = 2000;
+/** Events this store appended last, kept to answer readAll without the database (see `tail`). */
+const TAIL_EVENTS = 4096;
+/** Page cache of the reading connection (KiB): the indexes a stream read walks stay in memory. */
+const READ_CACHE_KIB = 16 * 1024;
 
 interface EventRow {
   position: number;
@@ -58,13 +69,22 @@ export function migrateSqlite(db: Database.Database, migrations: readonly string
   }
 }
 
+/** Where batches of appends are committed. */
+interface BatchWriter {
+  write(batch: AppendRequest[]): Promise<BatchOutcome>;
+  close(): Promise<void>;
+}
+
 /**
  * The embedded event store: one SQLite file in WAL mode with synchronous=FULL, so a commit is on
  * disk before it returns.
  *
- * Group commit: every append that arrives within one turn of the event loop goes into one
+ * Group commit: appends are queued, and every append waiting when the writer is free goes into one
  * transaction (one fsync for all of them). Each append runs inside its own savepoint, so one that
- * fails (a conflict) does not fail the others, and no promise resolves before the commit.
+ * fails (a conflict) does not fail the others, and no promise resolves before the commit. The
+ * writer is a worker thread with a connection of its own, so the event loop goes on serving
+ * requests (and filling the next batch) while a commit waits for the disk; reads stay on this
+ * thread's connection, which sees every commit that has returned.
  *
  * Global order: SQLite has one writer at a time and positions come from AUTOINCREMENT inside the
  * write transaction, so positions become visible in the order they were assigned and a reader can
@@ -73,39 +93,45 @@ export function migrateSqlite(db: Database.Database, migrations: readonly string
 export class SqliteEventStore implements EventStore {
   readonly backend = 'sqlite';
   private readonly db: Database.Database;
+  private readonly writer: BatchWriter;
   private readonly listeners = new Set<(position: number) => void>();
   private queue: PendingAppend[] = [];
   private flushScheduled = false;
+  private writing: Promise<void> | null = null;
   private closed = false;
+  /**
+   * The events this store committed last, in position order and without a gap: the read models
+   * and subscribers read exactly these right after each commit, and get them from here instead of
+   * querying and parsing them again. Emptied whenever a commit does not follow on from it (another
+   * process wrote in between), so it never hides an event.
+   */
+  private tail: RecordedEvent[] = [];
 
   private readonly headOf: Database.Statement<[string], { revision: number }>;
-  private readonly insert: Database.Statement;
-  private readonly selectStream: Database.Statement<[string], EventRow>;
+  private readonly selectStream: Database.Statement<[string, number], EventRow>;
   private readonly selectAll: Database.Statement<[number, number], EventRow>;
   private readonly selectAllOfTypes: Database.Statement<[number, string, number], EventRow>;
   private readonly selectHead: Database.Statement<[], { position: number | null }>;
 
+  /** `':memory:'` keeps everything, commits included, on this thread (tests only). */
   constructor(readonly file: string) {
     try {
       if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-      this.db = new Database(file);
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = FULL');
-      this.db.pragma('busy_timeout = 5000');
+      this.db = openEventsDatabase(file);
+      this.db.pragma(`cache_size = -${READ_CACHE_KIB}`);
       migrateSqlite(this.db, MIGRATIONS);
     } catch (error) {
       throw new StoreUnavailableError(`cannot open the event store at ${file}: ${(error as Error).message}`, {
         cause: error,
       });
     }
+    this.writer = file === ':memory:' ? inThreadWriter(this.db) : new WorkerWriter(file);
     this.headOf = this.db.prepare(
       'SELECT revision FROM events WHERE stream_id = ? ORDER BY revision DESC LIMIT 1',
     );
-    this.insert = this.db.prepare(
-      `INSERT INTO events (stream_id, revision, event_id, type, data, metadata, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    this.selectStream = this.db.prepare(
+      'SELECT * FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision',
     );
-    this.selectStream = this.db.prepare('SELECT * FROM events WHERE stream_id = ? ORDER BY revision');
     this.selectAll = this.db.prepare('SELECT * FROM events WHERE position > ? ORDER BY position LIMIT ?');
     this.selectAllOfTypes = this.db.prepare(
       `SELECT * FROM events WHERE position > ? AND type IN (SELECT value FROM json_each(?))
@@ -126,13 +152,20 @@ export class SqliteEventStore implements EventStore {
     });
   }
 
-  async readStream(streamId: string): Promise<StreamRead> {
-    const rows = this.guard(() => this.selectStream.all(streamId));
+  async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<StreamRead> {
+    const from = options.fromRevision ?? 0;
+    const rows = this.guard(() => this.selectStream.all(streamId, from));
+    if (rows.length === 0 && from > 0) {
+      const head = this.guard(() => this.headOf.get(streamId));
+      return { events: [], revision: head ? head.revision : 'no_stream' };
+    }
     const events = rows.map(toRecorded);
     return { events, revision: events.length ? events[events.length - 1].revision : 'no_stream' };
   }
 
   async readAll({ after, limit, eventTypes }: ReadAllOptions): Promise<RecordedEvent[]> {
+    const recent = this.fromTail(after, limit, eventTypes);
+    if (recent) return recent;
     const rows = this.guard(() =>
       eventTypes
         ? this.selectAllOfTypes.all(after, JSON.stringify(eventTypes), limit)
@@ -150,81 +183,95 @@ export class SqliteEventStore implements EventStore {
     return () => this.listeners.delete(listener);
   }
 
+  /** Commits what is queued, then closes: appends already accepted are not lost. */
   async close(): Promise<void> {
     if (this.closed) return;
-    this.flush();
     this.closed = true;
+    while (this.writing || this.queue.length > 0) {
+      this.flush();
+      await this.writing;
+    }
+    await this.writer.close();
     this.db.close();
   }
 
+  /** Sends what is queued to the writer, unless a batch is being written: it goes when that one is done. */
   private flush(): void {
     this.flushScheduled = false;
-    const batch = this.queue;
-    this.queue = [];
-    if (batch.length === 0) return;
-    const outcomes: Array<{ result?: AppendResult; error?: unknown }> = [];
+    if (this.writing || this.queue.length === 0) return;
+    const batch = this.queue.splice(0, MAX_BATCH);
+    this.writing = this.writeBatch(batch).finally(() => {
+      this.writing = null;
+      if (this.queue.length > 0) this.flush();
+    });
+  }
+
+  private async writeBatch(batch: PendingAppend[]): Promise<void> {
+    let outcome: BatchOutcome;
     try {
-      this.db.exec('BEGIN IMMEDIATE');
-      for (const pending of batch) {
-        this.db.exec('SAVEPOINT append');
-        try {
-          outcomes.push({ result: this.appendInTransaction(pending) });
-          this.db.exec('RELEASE append');
-        } catch (error) {
-          this.db.exec('ROLLBACK TO append');
-          this.db.exec('RELEASE append');
-          outcomes.push({ error });
-        }
-      }
-      this.db.exec('COMMIT');
+      outcome = await this.writer.write(batch.map(toRequest));
     } catch (error) {
-      if (this.db.inTransaction) this.db.exec('ROLLBACK');
-      const failure = new StoreUnavailableError(`the event store could not commit: ${(error as Error).message}`, {
-        cause: error,
-      });
+      outcome = { committed: false, message: (error as Error).message };
+    }
+    if (!outcome.committed) {
+      const failure = new StoreUnavailableError(`the event store could not commit: ${outcome.message}`);
       for (const pending of batch) pending.reject(failure);
       return;
     }
     let last = 0;
+    const committed: RecordedEvent[] = [];
     batch.forEach((pending, i) => {
-      const { result, error } = outcomes[i];
-      if (result) {
-        last = Math.max(last, result.position);
-        pending.resolve(result);
+      const result = outcome.outcomes[i];
+      if (result.ok) {
+        const events = pending.events.map((event, k) => ({
+          ...event,
+          streamId: pending.streamId,
+          revision: result.revision - pending.events.length + 1 + k,
+          position: result.positions[k],
+        }));
+        const position = result.positions[result.positions.length - 1];
+        last = Math.max(last, position);
+        for (const event of events) committed.push(event);
+        pending.resolve({ revision: result.revision, position, events });
+      } else if ('conflict' in result) {
+        pending.reject(new WrongExpectedRevisionError(pending.streamId, result.conflict.expected, result.conflict.actual));
       } else {
-        pending.reject(error);
+        pending.reject(new Error(`append to ${pending.streamId} failed: ${result.message}`));
       }
     });
+    this.remember(committed);
     if (last > 0) for (const listener of this.listeners) listener(last);
   }
 
-  private appendInTransaction({ streamId, expected, events }: PendingAppend): AppendResult {
-    const head = this.headOf.get(streamId);
-    const actual = head ? head.revision : 'no_stream';
-    if (expected !== 'any' && expected !== actual) {
-      throw new WrongExpectedRevisionError(streamId, expected, actual);
+  /**
+   * Events after `after` when the tail holds the very next one; null otherwise (the database
+   * answers). It may answer fewer than exist: another process may have committed after the tail.
+   */
+  private fromTail(after: number, limit: number, eventTypes?: readonly string[]): RecordedEvent[] | null {
+    const tail = this.tail;
+    if (tail.length === 0 || after < tail[0].position - 1 || after >= tail[tail.length - 1].position) return null;
+    const events: RecordedEvent[] = [];
+    for (let i = after + 1 - tail[0].position; i < tail.length && events.length < limit; i++) {
+      if (!eventTypes || eventTypes.includes(tail[i].type)) events.push(tail[i]);
     }
-    let revision = head ? head.revision : -1;
-    const recorded: RecordedEvent[] = [];
-    for (const event of events) {
-      revision += 1;
-      const info = this.insert.run(
-        streamId,
-        revision,
-        event.eventId,
-        event.type,
-        event.data === null ? null : JSON.stringify(event.data),
-        JSON.stringify(event.metadata),
-        event.createdAt.getTime(),
-      );
-      recorded.push({ ...event, streamId, revision, position: Number(info.lastInsertRowid) });
-    }
-    const last = recorded[recorded.length - 1];
-    return { revision: last.revision, position: last.position, events: recorded };
+    return events;
+  }
+
+  private remember(committed: RecordedEvent[]): void {
+    if (committed.length === 0) return;
+    committed.sort((a, b) => a.position - b.position);
+    // Only a run without a gap can be kept, and only its last TAIL_EVENTS.
+    let from = committed.length - 1;
+    while (from > 0 && committed[from - 1].position === committed[from].position - 1) from--;
+    from = Math.max(from, committed.length - TAIL_EVENTS);
+    const last = this.tail[this.tail.length - 1];
+    if (from > 0 || (last && committed[0].position !== last.position + 1)) this.tail = [];
+    for (let i = from; i < committed.length; i++) this.tail.push(committed[i]);
+    if (this.tail.length > TAIL_EVENTS * 2) this.tail = this.tail.slice(-TAIL_EVENTS);
   }
 
   private guard<T>(read: () => T): T {
-    if (this.closed) throw new StoreUnavailableError('the event store is closed');
+    if (this.closed && !this.db.open) throw new StoreUnavailableError('the event store is closed');
     try {
       return read();
     } catch (error) {
@@ -232,6 +279,91 @@ export class SqliteEventStore implements EventStore {
         cause: error,
       });
     }
+  }
+}
+
+function toRequest({ streamId, expected, events }: PendingAppend): AppendRequest {
+  return {
+    streamId,
+    expected,
+    events: events.map((e) => ({
+      eventId: e.eventId,
+      type: e.type,
+      data: e.data,
+      metadata: e.metadata,
+      createdAt: e.createdAt.getTime(),
+    })),
+  };
+}
+
+function inThreadWriter(db: Database.Database): BatchWriter {
+  const writer = new SqliteAppendWriter(db);
+  return { write: async (batch) => writer.write(batch), close: async () => undefined };
+}
+
+/**
+ * The writer thread, one batch at a time. It holds the process open only while a batch is in
+ * flight, as a synchronous write would.
+ */
+class WorkerWriter implements BatchWriter {
+  private readonly worker: Worker;
+  private readonly opened: Promise<void>;
+  private readonly waiting = new Map<number, (outcome: BatchOutcome) => void>();
+  private nextId = 1;
+  private failure: string | null = null;
+
+  constructor(file: string) {
+    this.worker = new Worker(join(__dirname, 'sqlite-append.worker.js'), { workerData: { file } });
+    this.worker.unref();
+    this.opened = new Promise((ready) => {
+      this.worker.on('message', (reply: WriterReply) => {
+        if ('opened' in reply) return ready();
+        if ('openFailed' in reply) {
+          this.fail(`the writer could not open ${file}: ${reply.openFailed}`);
+          return ready();
+        }
+        this.settle(reply.id, reply.outcome);
+      });
+      this.worker.on('error', (error) => (this.fail(`the writer thread failed: ${error.message}`), ready()));
+      this.worker.on('exit', () => (this.fail('the writer thread has stopped'), ready()));
+    });
+  }
+
+  async write(batch: AppendRequest[]): Promise<BatchOutcome> {
+    await this.opened;
+    if (this.failure) return { committed: false, message: this.failure };
+    const id = this.nextId++;
+    return new Promise((done) => {
+      this.waiting.set(id, done);
+      this.worker.ref();
+      this.worker.postMessage({ id, batch } satisfies WriterMessage);
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.opened;
+    if (this.failure) return;
+    const exited = new Promise<void>((done) => this.worker.once('exit', () => done()));
+    // Held open until the thread has closed its connection (and checkpointed the WAL).
+    this.worker.ref();
+    this.worker.postMessage({ close: true } satisfies WriterMessage);
+    await exited;
+  }
+
+  private settle(id: number, outcome: BatchOutcome): void {
+    const done = this.waiting.get(id);
+    this.waiting.delete(id);
+    if (this.waiting.size === 0) this.worker.unref();
+    done?.(outcome);
+  }
+
+  /**
+   * A batch in flight when the thread dies may or may not have committed: its appends fail as
+   * unavailable, which tells the caller no more than that the outcome is unknown.
+   */
+  private fail(message: string): void {
+    this.failure ??= message;
+    for (const id of [...this.waiting.keys()]) this.settle(id, { committed: false, message });
   }
 }
 

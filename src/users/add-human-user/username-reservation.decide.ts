@@ -60,3 +60,12 @@ export function decideReserveUsername(
   if (!free) throw Errors.userAlreadyExists();
   return [{ type: UsernameEventType.Reserved, data: { userId: command.userId, userName: command.userName } }];
 }
+
+/**
+ * Events that give up `userId`'s reservation; none when someone else holds the name by now (it
+ * may have taken over once this holder counted as stale), so a late release never frees their name.
+ */
+export function decideReleaseUsername(command: { userId: string; userName: string }, reservation: Reservation): UsernameEvent[] {
+  if (reservation.holder !== command.userId) return [];
+  return [{ type: UsernameEventType.Released, data: { userId: command.userId, userName: command.userName } }];
+}

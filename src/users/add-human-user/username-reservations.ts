@@ -6,7 +6,7 @@ import { ID_GENERATOR, IdGenerator } from '../../shared/id-generator';
 import {
   Reservation,
   UsernameEvent,
-  UsernameEventType,
+  decideReleaseUsername,
   decideReserveUsername,
   evolveReservation,
   noReservation,
@@ -45,10 +45,24 @@ export class UsernameReservations {
     }
   }
 
-  /** Gives up a reservation this request made for a user it then could not create. */
+  /** Gives up a reservation this request made for a user it then could not create, if still its own. */
   async release(orgId: string, userName: string, userId: string, context: CommandContext): Promise<void> {
-    const event: UsernameEvent = { type: UsernameEventType.Released, data: { userId, userName } };
-    await this.store.append(usernameStreamId(orgId, userName), 'any', this.toNew([event], orgId, context));
+    const streamId = usernameStreamId(orgId, userName);
+    for (let attempt = 1; ; attempt++) {
+      const { events, revision } = await this.store.readStream(streamId);
+      const reservation = events.reduce<Reservation>(
+        (state, event) => evolveReservation(state, event as unknown as UsernameEvent & { createdAt: Date }),
+        noReservation,
+      );
+      const decided = decideReleaseUsername({ userId, userName }, reservation);
+      if (decided.length === 0) return;
+      try {
+        await this.store.append(streamId, revision, this.toNew(decided, orgId, context));
+        return;
+      } catch (error) {
+        if (!(error instanceof WrongExpectedRevisionError) || attempt >= MAX_ATTEMPTS) throw error;
+      }
+    }
   }
 
   private toNew(events: UsernameEvent[], orgId: string, { caller, correlationId }: CommandContext) {

@@ -1,10 +1,13 @@
 import { Controller, Delete, HttpCode, Param } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
+import { ApiConflictResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { Ctx, RequestContext } from '../../auth/auth.guard';
 import { UserIdPipe } from '../../shared/validation';
 import { Details } from '../read-models/details';
+import { DeleteUserResponse, RpcStatus } from '../../ops/openapi/contract.schemas';
 import { DeleteUserCommand } from './delete-user.command';
 
+@ApiTags('UserService')
 @Controller('v2/users')
 export class DeleteUserController {
   constructor(private readonly commands: CommandBus) {}
@@ -12,6 +15,17 @@ export class DeleteUserController {
   /** Deletes the user; its id is never given out again. */
   @Delete(':userId')
   @HttpCode(200)
+  @ApiOperation({
+    operationId: 'DeleteUser',
+    summary: 'Delete user',
+    description:
+      "The state of the user will be changed to 'deleted'. Endpoints requesting this user will return an error " +
+      "'User could not be found' (COMMAND-4g3xq), and its id is never given out again. Needs no permission for the " +
+      'own user, else user.delete in its organization.',
+  })
+  @ApiParam({ name: 'userId', description: 'The id of the user, 1 to 200 characters', example: '69629026806489455' })
+  @ApiOkResponse({ description: 'OK', type: DeleteUserResponse })
+  @ApiConflictResponse({ description: 'The user was changed concurrently too often (code 10); retry.', type: RpcStatus })
   async deleteUser(
     @Param('userId', new UserIdPipe('DeleteUserRequest')) userId: string,
     @Ctx() context: RequestContext,

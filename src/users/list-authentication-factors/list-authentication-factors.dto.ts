@@ -1,3 +1,4 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsArray, IsIn, IsOptional } from 'class-validator';
 
@@ -19,12 +20,22 @@ const byNumber =
       : value;
 
 export class ListAuthenticationFactorsDto {
+  @ApiPropertyOptional({
+    enum: AUTH_FACTORS,
+    isArray: true,
+    description: 'Only factors of these types (by name, or by number as protobuf JSON allows); default: all',
+  })
   @IsOptional()
   @IsArray()
   @Transform(byNumber(AUTH_FACTORS))
   @IsIn(AUTH_FACTORS, { each: true, message: `each value must be one of ${AUTH_FACTORS.join(', ')}` })
   authFactors?: Array<(typeof AUTH_FACTORS)[number]>;
 
+  @ApiPropertyOptional({
+    enum: AUTH_FACTOR_STATES,
+    isArray: true,
+    description: 'Only factors in these states; default: AUTH_FACTOR_STATE_READY',
+  })
   @IsOptional()
   @IsArray()
   @Transform(byNumber(AUTH_FACTOR_STATES))

@@ -1,0 +1,70 @@
+import { Body, Controller, HttpCode, Inject, Post } from '@nestjs/common';
+import { ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Ctx, RequestContext } from '../auth/auth.guard';
+import { authorizeEverywhere } from '../auth/permissions';
+import { READ_MODEL_STORE, ReadModelStore } from '../projections/read-model-store.port';
+import { securityNotificationsView } from '../subscribers/security-notifications/security-notifications.view';
+import { SubscriptionRunner } from '../subscribers/subscription.runner';
+import { ListSecurityNotificationsResponseSchema } from './admin.schemas';
+import { DEFAULT_LIST_LIMIT, ListSecurityNotificationsDto } from './security-notifications.dto';
+
+export interface SecurityNotificationResult {
+  sequence: string;
+  type: string;
+  userId: string;
+  resourceOwner: string;
+  creator: string;
+  creationDate: string;
+  correlationId: string;
+}
+
+export interface ListSecurityNotificationsResponse {
+  details: { totalResult: string; processedSequence: string; timestamp?: string };
+  result?: SecurityNotificationResult[];
+}
+
+/** The security-notification log kept by SecurityNotificationsSubscriber, for IAM owners. */
+@ApiTags('AdminService')
+@Controller('admin/v1/security_notifications')
+export class SecurityNotificationsController {
+  constructor(
+    @Inject(READ_MODEL_STORE) private readonly readModels: ReadModelStore,
+    private readonly subscriptions: SubscriptionRunner,
+  ) {}
+
+  @Post('_search')
+  @HttpCode(200)
+  @ApiOperation({
+    operationId: 'ListSecurityNotifications',
+    summary: 'List security notifications',
+    description:
+      'Every removal of an OTP Email factor, with who removed it (creator) and when, newest first unless `query.asc`. ' +
+      'Written by an in-service subscriber from committed events, so a removal shows here shortly after it answered. ' +
+      'Body: `{"query":{"offset":"0","limit":100,"asc":false}}`, all optional (limit at most 1000). Needs the IAM_OWNER role.',
+  })
+  @ApiBody({ type: ListSecurityNotificationsDto, required: false })
+  @ApiOkResponse({ description: 'OK', type: ListSecurityNotificationsResponseSchema })
+  async list(
+    @Body() body: ListSecurityNotificationsDto,
+    @Ctx() { caller }: RequestContext,
+  ): Promise<ListSecurityNotificationsResponse> {
+    authorizeEverywhere(caller, 'projection.admin');
+    const query = body.query ?? {};
+    const checkpoint = await this.readModels.checkpoint(securityNotificationsView);
+    const { total, documents } = await this.readModels.list(securityNotificationsView, {
+      offset: query.offset ?? 0,
+      limit: query.limit ?? DEFAULT_LIST_LIMIT,
+      descending: !query.asc,
+    });
+    const result = documents.map(({ position, ...notification }) => ({ sequence: String(position), ...notification }));
+    return {
+      details: {
+        totalResult: String(total),
+        // Every event up to the subscription's position has been handed to the subscriber.
+        processedSequence: String(this.subscriptions.status().position),
+        ...(checkpoint.updatedAt ? { timestamp: checkpoint.updatedAt.toISOString() } : {}),
+      },
+      ...(result.length ? { result } : {}),
+    };
+  }
+}

@@ -1,0 +1,69 @@
+import { Controller, HttpCode, Param, Post } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { Ctx, RequestContext } from '../auth/auth.guard';
+import { authorizeEverywhere } from '../auth/permissions';
+import { Errors } from '../errors/errors';
+import { RpcStatus } from '../ops/openapi/contract.schemas';
+import { ProjectionRunner } from '../projections/projection.runner';
+import { SubscriptionRunner } from '../subscribers/subscription.runner';
+import { ClearViewResponseSchema, ListViewsResponseSchema } from './admin.schemas';
+import { PROJECTIONS_DATABASE, SUBSCRIPTIONS_DATABASE, View, toView } from './views.mapper';
+
+/** ZITADEL's admin API for views (ListViews, ClearView), for IAM owners. */
+@ApiTags('AdminService')
+@Controller('admin/v1/views')
+export class ViewsController {
+  constructor(
+    private readonly projections: ProjectionRunner,
+    private readonly subscriptions: SubscriptionRunner,
+  ) {}
+
+  @Post('_search')
+  @HttpCode(200)
+  @ApiOperation({
+    operationId: 'ListViews',
+    summary: 'List the views and their state',
+    description:
+      'Every projection (database "projections") and the in-service event subscription (database "subscriptions") with ' +
+      'the global position it has processed, its lag behind the log in events and seconds, the generation that answers ' +
+      'reads, a rebuild under way, and the event it stopped at if it failed. Needs the IAM_OWNER role.',
+  })
+  @ApiOkResponse({ description: 'OK', type: ListViewsResponseSchema })
+  async listViews(@Ctx() { caller }: RequestContext): Promise<{ result?: View[] }> {
+    authorizeEverywhere(caller, 'projection.admin');
+    const views = [
+      ...(await this.projections.describe()).map((status) => toView(PROJECTIONS_DATABASE, status)),
+      toView(SUBSCRIPTIONS_DATABASE, await this.subscriptions.describe()),
+    ];
+    return views.length ? { result: views } : {};
+  }
+
+  @Post(':database/:viewName')
+  @HttpCode(200)
+  @ApiOperation({
+    operationId: 'ClearView',
+    summary: 'Rebuild a view from the first event',
+    description:
+      'Starts filling a new generation of the view from the first event, in the background, and answers at once. The ' +
+      'current generation keeps answering reads until the new one has caught up, then reads switch over atomically; ' +
+      'ListViews shows the progress under `rebuild`. A view that had stopped on an event resumes once its rebuild ' +
+      'switches over. Needs the IAM_OWNER role.',
+  })
+  @ApiParam({ name: 'database', example: PROJECTIONS_DATABASE })
+  @ApiParam({ name: 'viewName', example: 'users' })
+  @ApiOkResponse({ description: 'OK: the rebuild has started', type: ClearViewResponseSchema })
+  @ApiBadRequestResponse({ description: 'The view is a subscription, which is never replayed (ADMIN-v1ew1).', type: RpcStatus })
+  async clearView(
+    @Param('database') database: string,
+    @Param('viewName') viewName: string,
+    @Ctx() { caller }: RequestContext,
+  ): Promise<Record<string, never>> {
+    authorizeEverywhere(caller, 'projection.admin');
+    if (database === PROJECTIONS_DATABASE && this.projections.has(viewName)) {
+      await this.projections.rebuild(viewName);
+      return {};
+    }
+    if (database === SUBSCRIPTIONS_DATABASE && viewName === this.subscriptions.status().name) throw Errors.viewNotClearable();
+    throw Errors.viewNotFound();
+  }
+}

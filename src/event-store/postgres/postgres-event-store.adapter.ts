@@ -1,0 +1,480 @@
+import { Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { Pool, PoolClient } from 'pg';
+import {
+  AppendResult,
+  EventStore,
+  ExpectedRevision,
+  NewEvent,
+  ReadAllOptions,
+  ReadStreamOptions,
+  RecordedEvent,
+  StoreUnavailableError,
+  StreamRead,
+  WrongExpectedRevisionError,
+} from '../event-store.port';
+import {
+  LOCK_NAMESPACE,
+  Locks,
+  PostgresOptions,
+  createPool,
+  isUnavailable,
+  openFailure,
+  query,
+  rollback,
+  toStoreError,
+} from './postgres-connection';
+import { Migration, migrate } from './postgres-migrations';
+import { PostgresNotificationListener } from './postgres-notification.listener';
+
+/**
+ * data and metadata are json, not jsonb: json keeps the exact text appended, and jsonb refuses some
+ * strings JSON can carry (\u0000, lone surrogates) that the API accepts, which would turn a valid
+ * request into a failed append.
+ */
+export const EVENT_STORE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'events table',
+    sql: `CREATE TABLE events (
+            position   bigint      PRIMARY KEY,
+            stream_id  text        NOT NULL,
+            revision   integer     NOT NULL,
+            event_id   text        NOT NULL,
+            type       text        NOT NULL,
+            data       json,
+            metadata   json        NOT NULL,
+            created_at timestamptz NOT NULL,
+            CONSTRAINT events_stream_revision UNIQUE (stream_id, revision),
+            CONSTRAINT events_event_id UNIQUE (event_id)
+          );
+          CREATE INDEX events_type_position ON events (type, position);`,
+  },
+];
+
+/** Channel on which every append announces the new head position (payload: "<position> <instance>"). */
+export const EVENTS_CHANNEL = 'mfa_events_appended';
+
+/** Appends waiting at once that share one transaction; more wait for the next one. */
+const MAX_GROUP = 200;
+/** How long an append whose COMMIT went unanswered waits to learn whether it committed. */
+const IN_DOUBT_WAIT_MS = 5000;
+
+export interface PostgresEventStoreOptions extends PostgresOptions {
+  /** Most appends per transaction (1 turns group commit off, for measurements). */
+  maxGroup?: number;
+}
+
+interface EventRow {
+  position: string;
+  stream_id: string;
+  revision: number;
+  event_id: string;
+  type: string;
+  data: Record<string, unknown> | null;
+  metadata: RecordedEvent['metadata'];
+  created_at: Date;
+}
+
+interface PendingAppend {
+  streamId: string;
+  expected: ExpectedRevision;
+  events: readonly NewEvent[];
+  resolve: (result: AppendResult) => void;
+  reject: (error: unknown) => void;
+}
+
+type Outcome = { result: AppendResult } | { error: unknown };
+
+const COLUMNS = 'position, stream_id, revision, event_id, type, data, metadata, created_at';
+
+/**
+ * One append as one statement: it reads the stream's last revision, inserts only when that is the
+ * expected one, and always answers the revision it found and how many rows it inserted. A conflict
+ * is therefore an answer, not an error, and does not abort the transaction other appends share.
+ */
+const APPEND_SQL = `
+  WITH head AS (
+    SELECT coalesce(max(revision), -1) AS revision FROM events WHERE stream_id = $1
+  ), inserted AS (
+    INSERT INTO events (${COLUMNS})
+    SELECT $3::bigint + e.n - 1, $1, head.revision + e.n, e.event_id, e.type, e.data::json, e.metadata::json,
+           e.created_at::timestamptz
+    FROM head,
+         unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+           WITH ORDINALITY AS e(event_id, type, data, metadata, created_at, n)
+    WHERE $2::integer IS NULL OR head.revision = $2::integer
+    RETURNING 1
+  )
+  SELECT head.revision, (SELECT count(*) FROM inserted)::integer AS inserted,
+         (SELECT count(*) FROM events WHERE event_id = ANY($4::text[]))::integer AS existing
+  FROM head`;
+
+/**
+ * Events in PostgreSQL, shared by any number of service instances.
+ *
+ * Global order without skipped events: a reader polls "events after the last position I saw", so a
+ * position must never become visible before a smaller one does. Each append transaction therefore
+ * takes one transaction-level advisory lock before it looks at the head, and numbers its events
+ * from max(position) + 1 under it. PostgreSQL releases that lock only after the commit is visible
+ * to others, so the next appender (in this process or another) reads a head that includes it, and
+ * transactions commit in the order of their positions. Positions are gap-free besides. The price is
+ * that appends from all instances commit one transaction at a time; group commit (below) puts every
+ * append that waits into that one transaction, so the lock is taken once per group, not per append.
+ *
+ * Optimistic concurrency: the expected revision is checked inside the same locked transaction, and
+ * UNIQUE (stream_id, revision) backs it up should anything write without the lock.
+ *
+ * Group commit: appends that arrive while a transaction is in flight wait and then go together into
+ * the next one; each is one statement that cannot fail on a conflict (see APPEND_SQL), so one
+ * conflict does not fail the others. Should a statement fail for another reason, the group is
+ * rolled back and its appends run again one transaction each, so only the faulty one fails.
+ *
+ * New events: the transaction NOTIFYs the new head, which PostgreSQL delivers on commit to every
+ * instance listening; this process tells its own listeners directly after the commit.
+ */
+export class PostgresEventStore implements EventStore {
+  readonly backend = 'postgres';
+  private readonly logger = new Logger(PostgresEventStore.name);
+  private readonly instance = randomUUID().slice(0, 8);
+  private readonly listeners = new Set<(position: number) => void>();
+  private readonly listener: PostgresNotificationListener;
+  private queue: PendingAppend[] = [];
+  private flushScheduled = false;
+  private flushing: Promise<void> | null = null;
+  private closed = false;
+
+  private readonly maxGroup: number;
+
+  private constructor(
+    private readonly pool: Pool,
+    url: string,
+    options: PostgresEventStoreOptions,
+  ) {
+    this.maxGroup = Math.max(1, options.maxGroup ?? MAX_GROUP);
+    this.listener = new PostgresNotificationListener(
+      url,
+      EVENTS_CHANNEL,
+      {
+        notification: (payload) => {
+          const [position, instance] = payload.split(' ');
+          if (instance !== this.instance) this.tell(Number(position));
+        },
+        reconnected: () => {
+          this.headPosition().then(
+            (head) => this.tell(head),
+            () => undefined,
+          );
+        },
+      },
+      options,
+    );
+  }
+
+  /** Connects, brings the schema up to date and starts listening for other instances' events. */
+  static async open(url: string, options: PostgresEventStoreOptions = {}): Promise<PostgresEventStore> {
+    const pool = createPool(url, PostgresEventStore.name, options);
+    const store = new PostgresEventStore(pool, url, options);
+    try {
+      await migrate(pool, 'event_store', EVENT_STORE_MIGRATIONS);
+      await store.listener.start();
+    } catch (error) {
+      await store.close();
+      throw openFailure(toStoreError(error, 'opening'), 'event store', url);
+    }
+    return store;
+  }
+
+  append(streamId: string, expected: ExpectedRevision, events: readonly NewEvent[]): Promise<AppendResult> {
+    if (this.closed) return Promise.reject(new StoreUnavailableError('the event store is closed'));
+    if (events.length === 0) return Promise.reject(new Error('append needs at least one event'));
+    const unstorable = [streamId, ...events.flatMap((e) => [e.eventId, e.type])].find(hasNul);
+    if (unstorable !== undefined) {
+      return Promise.reject(new Error(`PostgreSQL text cannot hold the character U+0000, found in ${JSON.stringify(unstorable)}`));
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ streamId, expected, events, resolve, reject });
+      this.scheduleFlush();
+    });
+  }
+
+  /** One transaction at a time; appends that arrive meanwhile wait for the next one, together. */
+  private scheduleFlush(): void {
+    if (this.flushing || this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flushing = this.flush().finally(() => {
+        this.flushing = null;
+        // Appends made between the last look at the queue and this point would wait forever.
+        if (this.queue.length) this.scheduleFlush();
+      });
+    });
+  }
+
+  async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<StreamRead> {
+    const from = options.fromRevision ?? 0;
+    // PostgreSQL text cannot hold U+0000, so no such stream can have been appended to.
+    if (hasNul(streamId)) return { events: [], revision: 'no_stream' };
+    const rows = await query<EventRow>(
+      this.pool,
+      'reading a stream',
+      `SELECT ${COLUMNS} FROM events WHERE stream_id = $1 AND revision >= $2 ORDER BY revision`,
+      [streamId, from],
+    );
+    const events = rows.map(toRecorded);
+    if (events.length) return { events, revision: events[events.length - 1].revision };
+    if (from === 0) return { events, revision: 'no_stream' };
+    // Nothing at or after `from`: the answer still names the stream's last revision.
+    const [head] = await query<{ revision: number | null }>(
+      this.pool,
+      'reading a stream',
+      'SELECT max(revision) AS revision FROM events WHERE stream_id = $1',
+      [streamId],
+    );
+    return { events, revision: head.revision ?? 'no_stream' };
+  }
+
+  async readAll({ after, limit, eventTypes }: ReadAllOptions): Promise<RecordedEvent[]> {
+    const rows = eventTypes
+      ? await query<EventRow>(
+          this.pool,
+          'reading all events',
+          `SELECT ${COLUMNS} FROM events WHERE position > $1 AND type = ANY($3::text[]) ORDER BY position LIMIT $2`,
+          [after, limit, eventTypes.filter((type) => !hasNul(type))],
+        )
+      : await query<EventRow>(
+          this.pool,
+          'reading all events',
+          `SELECT ${COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2`,
+          [after, limit],
+        );
+    return rows.map(toRecorded);
+  }
+
+  async headPosition(): Promise<number> {
+    const rows = await query<{ head: string }>(
+      this.pool,
+      'reading the head position',
+      'SELECT coalesce(max(position), 0) AS head FROM events',
+    );
+    return Number(rows[0].head);
+  }
+
+  onAppended(listener: (position: number) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // Appends already accepted are committed (or fail) before the connections go.
+    while (this.flushing || this.queue.length) {
+      await (this.flushing ?? this.flush());
+    }
+    await this.listener.stop();
+    await this.pool.end();
+  }
+
+  private tell(position: number): void {
+    if (!Number.isFinite(position)) return;
+    for (const listener of this.listeners) {
+      try {
+        listener(position);
+      } catch (error) {
+        this.logger.error(`an onAppended listener failed: ${(error as Error).stack ?? String(error)}`);
+      }
+    }
+  }
+
+  private async flush(): Promise<void> {
+    while (this.queue.length) {
+      const group = this.queue.splice(0, this.maxGroup);
+      const outcomes = await this.commitGroup(group);
+      let last = 0;
+      group.forEach((pending, i) => {
+        const outcome = outcomes[i];
+        if ('result' in outcome) {
+          last = Math.max(last, outcome.result.position);
+          pending.resolve(outcome.result);
+        } else {
+          pending.reject(outcome.error);
+        }
+      });
+      if (last > 0) this.tell(last);
+    }
+  }
+
+  /** Commits the group in one transaction; on an unexpected failure, each append in its own. */
+  private async commitGroup(group: readonly PendingAppend[]): Promise<Outcome[]> {
+    try {
+      return await this.commit(group);
+    } catch (error) {
+      if (isUnavailable(error)) {
+        const failure = toStoreError(error, 'appending');
+        this.logger.warn(`${group.length} append(s) failed: ${(failure as Error).message}`);
+        return group.map(() => ({ error: failure }));
+      }
+      if (group.length === 1) return [await this.failedAlone(error, group[0])];
+      this.logger.warn(`a group of ${group.length} appends failed (${(error as Error).message}); retrying them one by one`);
+      const outcomes: Outcome[] = [];
+      for (const pending of group) outcomes.push(...(await this.commitGroup([pending])));
+      return outcomes;
+    }
+  }
+
+  private async commit(group: readonly PendingAppend[]): Promise<Outcome[]> {
+    let client: PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw toStoreError(error, 'connecting to append');
+    }
+    try {
+      // One round trip; in READ COMMITTED each statement takes a new snapshot, so the head is read
+      // after the lock is held and includes every append committed before.
+      const opened = (await client.query(
+        `BEGIN; SELECT pg_advisory_xact_lock(${LOCK_NAMESPACE}, ${Locks.append});
+         SELECT coalesce(max(position), 0) AS head, txid_current()::text AS txid FROM events`,
+      )) as unknown as Array<{ rows: Array<{ head: string; txid: string }> }>;
+      const { txid } = opened[2].rows[0];
+      let next = Number(opened[2].rows[0].head) + 1;
+      const outcomes: Outcome[] = [];
+      for (const pending of group) {
+        const { rows } = await client.query<{ revision: number; inserted: number; existing: number }>(APPEND_SQL, [
+          pending.streamId,
+          expectedRevisionOf(pending.expected),
+          next,
+          pending.events.map((e) => e.eventId),
+          pending.events.map((e) => e.type),
+          pending.events.map((e) => (e.data === null ? null : JSON.stringify(e.data))),
+          pending.events.map((e) => JSON.stringify(e.metadata)),
+          pending.events.map((e) => e.createdAt.toISOString()),
+        ]);
+        const { revision: head, inserted, existing } = rows[0];
+        if (inserted === 0 && existing > 0) {
+          outcomes.push(await this.retried(client, pending));
+          continue;
+        }
+        if (inserted === 0) {
+          const actual = head < 0 ? 'no_stream' : head;
+          outcomes.push({ error: new WrongExpectedRevisionError(pending.streamId, pending.expected, actual) });
+          continue;
+        }
+        const events = pending.events.map((event, i) => ({
+          ...event,
+          streamId: pending.streamId,
+          revision: head + 1 + i,
+          position: next + i,
+        }));
+        next += events.length;
+        const last = events[events.length - 1];
+        outcomes.push({ result: { revision: last.revision, position: last.position, events } });
+      }
+      const head = next - 1;
+      // NOTIFY is delivered when (and only if) the transaction commits.
+      const wrote = outcomes.some((o) => 'result' in o);
+      try {
+        await client.query(wrote ? `SELECT pg_notify('${EVENTS_CHANNEL}', '${head} ${this.instance}'); COMMIT` : 'ROLLBACK');
+      } catch (error) {
+        if (!wrote || !isUnavailable(error) || (await this.commitStatus(txid)) !== 'committed') throw error;
+        // The connection broke after PostgreSQL had committed: the appends did happen.
+        client.release(error as Error);
+        this.logger.warn(`the connection broke while committing transaction ${txid}, which did commit`);
+        return outcomes;
+      }
+      client.release();
+      return outcomes;
+    } catch (error) {
+      await rollback(client, error);
+      throw error;
+    }
+  }
+
+  /**
+   * Whether a transaction whose COMMIT got no answer committed after all, asked on a fresh
+   * connection: without this, an append that is durable would be reported as not made. The answer
+   * is worth waiting a little for (a short outage ends, a failover completes); when PostgreSQL
+   * cannot be asked within IN_DOUBT_WAIT_MS, the outcome stays unknown and the append fails.
+   */
+  private async commitStatus(txid: string): Promise<string | null> {
+    const deadline = Date.now() + IN_DOUBT_WAIT_MS;
+    while (Date.now() < deadline && !this.closed) {
+      try {
+        const { rows } = await this.pool.query<{ status: string | null }>('SELECT txid_status($1) AS status', [txid]);
+        // 'in progress': the server has not yet noticed the broken connection; ask again.
+        if (rows[0].status !== 'in progress') return rows[0].status;
+      } catch {
+        // unreachable for now; ask again
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    this.logger.warn(`cannot tell whether transaction ${txid} committed: its appends are reported as failed, though they may be durable`);
+    return null;
+  }
+
+  /** What an append that failed in a transaction of its own answers, in the port's terms. */
+  private async failedAlone(error: unknown, pending: PendingAppend): Promise<Outcome> {
+    const { code, constraint } = error as { code?: string; constraint?: string };
+    try {
+      if (code === '23505' && constraint === 'events_stream_revision') {
+        // Someone wrote to the stream without the append lock; the revision check still holds.
+        const { revision } = await this.readStream(pending.streamId);
+        return { error: new WrongExpectedRevisionError(pending.streamId, pending.expected, revision) };
+      }
+      if (code === '23505' && constraint === 'events_event_id') return await this.retried(this.pool, pending);
+    } catch (failure) {
+      return { error: toStoreError(failure, 'appending') };
+    }
+    return { error };
+  }
+
+  /**
+   * An append whose event ids are already stored is a retry of one that committed (its answer was
+   * lost): it answers what was stored, as long as that is exactly these events in this stream.
+   */
+  private async retried(db: Pool | PoolClient, pending: PendingAppend): Promise<Outcome> {
+    const ids = pending.events.map((e) => e.eventId);
+    const { rows } = await db.query<EventRow>(`SELECT ${COLUMNS} FROM events WHERE event_id = ANY($1::text[]) ORDER BY position`, [
+      ids,
+    ]);
+    const stored = rows.map(toRecorded);
+    const same =
+      stored.length === ids.length &&
+      stored.every(
+        (e, i) =>
+          e.eventId === ids[i] &&
+          e.streamId === pending.streamId &&
+          e.type === pending.events[i].type &&
+          (i === 0 || e.revision === stored[i - 1].revision + 1),
+      );
+    if (!same) {
+      const used = stored.map((e) => `${e.eventId} (in ${e.streamId})`).join(', ');
+      return { error: new Error(`append to ${pending.streamId} reuses event ids already stored: ${used}`) };
+    }
+    const last = stored[stored.length - 1];
+    return { result: { revision: last.revision, position: last.position, events: stored } };
+  }
+}
+
+const hasNul = (text: string): boolean => text.includes('\u0000');
+
+function expectedRevisionOf(expected: ExpectedRevision): number | null {
+  if (expected === 'any') return null;
+  if (expected === 'no_stream') return -1;
+  return expected;
+}
+
+function toRecorded(row: EventRow): RecordedEvent {
+  return {
+    eventId: row.event_id,
+    streamId: row.stream_id,
+    revision: row.revision,
+    position: Number(row.position),
+    type: row.type,
+    data: row.data,
+    metadata: row.metadata,
+    createdAt: row.created_at,
+  };
+}

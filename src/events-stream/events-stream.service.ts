@@ -1,0 +1,154 @@
+import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import type { ServerResponse } from 'node:http';
+import { Config } from '../config/config';
+import { CONFIG } from '../config/config.module';
+import { EVENT_STORE, EventStore } from '../event-store/event-store.port';
+import { HEARTBEAT_FRAME, frameOf } from './event-frame';
+
+/** Events read from the log per query. */
+const READ_BATCH = 500;
+/** A stream also looks at the log this often, for events appended by other processes. */
+const POLL_MS = 1000;
+const DEFAULT_HEARTBEAT_MS = 15_000;
+
+/** One open stream: a cursor in the log and the response it writes to. */
+class EventStream {
+  closed = false;
+  private wake: (() => void) | null = null;
+  private readonly heartbeat: NodeJS.Timeout;
+  private readonly poll: NodeJS.Timeout;
+  readonly done: Promise<void>;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly response: ServerResponse,
+    /** Global position of the last event sent (or skipped by the filter). */
+    private position: number,
+    private readonly types: ReadonlySet<string> | null,
+    heartbeatMs: number,
+    private readonly logger: Logger,
+    onEnd: () => void,
+  ) {
+    this.heartbeat = setInterval(() => this.write(HEARTBEAT_FRAME), heartbeatMs);
+    this.poll = setInterval(() => this.notify(), POLL_MS);
+    response.on('close', () => this.close());
+    this.done = this.pump().finally(() => {
+      this.close();
+      onEnd();
+    });
+  }
+
+  /** New events may be in the log. */
+  notify(): void {
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.heartbeat);
+    clearInterval(this.poll);
+    this.notify();
+    if (!this.response.writableEnded) {
+      // Destroying the socket once the end is flushed frees the connection for a server that is closing.
+      this.response.end(() => this.response.socket?.destroy());
+    }
+  }
+
+  /** Sends history after the cursor, then follows the log until the client or the server goes. */
+  private async pump(): Promise<void> {
+    try {
+      while (!this.closed) {
+        const woken = new Promise<void>((resolve) => (this.wake = resolve));
+        const batch = await this.store.readAll({ after: this.position, limit: READ_BATCH });
+        for (const event of batch) {
+          if (this.closed) return;
+          if (!this.types || this.types.has(event.type)) {
+            if (!this.write(frameOf(event))) await this.drained();
+          }
+          this.position = event.position;
+        }
+        if (batch.length < READ_BATCH) await woken;
+      }
+    } catch (error) {
+      // The client reconnects with Last-Event-ID and misses nothing.
+      if (!this.closed) this.logger.warn(`an event stream ends: ${(error as Error).message}`);
+    }
+  }
+
+  private write(frame: string): boolean {
+    if (this.closed || this.response.writableEnded) return true;
+    return this.response.write(frame);
+  }
+
+  /** Waits until a slow client has taken what was written, so memory stays flat. */
+  private drained(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        this.response.off('drain', done);
+        this.response.off('close', done);
+        resolve();
+      };
+      this.response.once('drain', done);
+      this.response.once('close', done);
+    });
+  }
+}
+
+/**
+ * Server-Sent Events of the log for subscribers outside the service. Each stream replays the
+ * events after its Last-Event-ID, then follows new ones (woken by the store's notifications, and
+ * by a poll for other processes' appends). Positions only grow and every event up to a position is
+ * visible once that position is, so a stream resumed after the last id it received gets every
+ * later event exactly once.
+ */
+@Injectable()
+export class EventsStreamService implements OnModuleDestroy {
+  private readonly logger = new Logger('EventsStream');
+  private readonly streams = new Set<EventStream>();
+  private readonly heartbeatMs: number;
+  private unsubscribe: (() => void) | null = null;
+  private closing = false;
+
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(CONFIG) config: Config,
+  ) {
+    this.heartbeatMs = config.eventsStreamHeartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  }
+
+  /** Starts streaming into a response whose head the caller has not written yet. */
+  open(response: ServerResponse, after: number, types: ReadonlySet<string> | null): void {
+    response.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      // Proxies such as nginx would otherwise hold events back in their buffers.
+      'x-accel-buffering': 'no',
+    });
+    response.write(`retry: 2000\n\n`);
+    if (this.closing) {
+      response.end();
+      return;
+    }
+    this.unsubscribe ??= this.store.onAppended(() => {
+      for (const stream of this.streams) stream.notify();
+    });
+    const stream: EventStream = new EventStream(this.store, response, after, types, this.heartbeatMs, this.logger, () =>
+      this.streams.delete(stream),
+    );
+    this.streams.add(stream);
+  }
+
+  /** Ends every stream before the server closes, so that shutdown never waits on one. */
+  async onModuleDestroy(): Promise<void> {
+    this.closing = true;
+    this.unsubscribe?.();
+    const streams = [...this.streams];
+    if (streams.length) this.logger.log(`closing ${streams.length} event stream(s) for shutdown`);
+    for (const stream of streams) stream.close();
+    await Promise.all(streams.map((stream) => stream.done));
+  }
+}

@@ -1,0 +1,33 @@
+import type { ProjectionStatus } from '../../projections/projection.runner';
+
+export interface ProjectionReadiness {
+  position: number;
+  lag: number;
+  error?: string;
+}
+
+export interface Readiness {
+  /** What keeps the instance from taking traffic, worded for an operator; empty when ready. */
+  problems: string[];
+  projections: Record<string, ProjectionReadiness>;
+}
+
+/**
+ * Whether the read models can serve reads: every projection is running (none stopped on an event
+ * it could not apply) and at most `maxLag` positions behind the head of the log.
+ */
+export function projectionReadiness(head: number, statuses: readonly ProjectionStatus[], maxLag: number): Readiness {
+  const problems: string[] = [];
+  const projections: Record<string, ProjectionReadiness> = {};
+  if (statuses.length === 0) problems.push('the projections have not started yet');
+  for (const status of statuses) {
+    const lag = Math.max(0, head - status.position);
+    projections[status.name] = { position: status.position, lag, ...(status.error ? { error: status.error } : {}) };
+    if (status.error) {
+      problems.push(`projection ${status.name} stopped after position ${status.position}: ${status.error}`);
+    } else if (lag > maxLag) {
+      problems.push(`projection ${status.name} is ${lag} events behind the log (READY_MAX_LAG_EVENTS is ${maxLag})`);
+    }
+  }
+  return { problems, projections };
+}

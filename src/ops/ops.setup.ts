@@ -1,0 +1,137 @@
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import { HttpException, HttpStatus } from '@nestjs/common';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { PinoLogger } from 'nestjs-pino';
+import { existsSync, readFileSync } from 'node:fs';
+import { STATUS_CODES } from 'node:http';
+import { dirname, join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { TokenVerifier } from '../auth/token-verifier';
+import type { Config, HttpLimits } from '../config/config';
+import { MetricsService, UNMATCHED_ROUTE } from './metrics/metrics.service';
+import { limitJsonDepth } from './protection/json-depth';
+
+/** Probes and scrapes come from the orchestrator and Prometheus, often and by design: never limited. */
+const UNLIMITED_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
+
+/** Headers may take at most this long even without HTTP_REQUEST_TIMEOUT_MS (Node's default). */
+const HEADERS_TIMEOUT_MS = 60_000;
+
+/** Fastify's server options that protect it from large bodies and slow clients. */
+export function httpServerOptions(limits: HttpLimits) {
+  return {
+    bodyLimit: limits.bodyLimitBytes,
+    requestTimeout: limits.requestTimeoutMs,
+    connectionTimeout: limits.connectionTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    http: {
+      headersTimeout: limits.requestTimeoutMs > 0 ? Math.min(HEADERS_TIMEOUT_MS, limits.requestTimeoutMs) : HEADERS_TIMEOUT_MS,
+      // How often Node looks for requests over their time; its default of 30 s would let a slow
+      // client hold a connection up to 30 s past HTTP_REQUEST_TIMEOUT_MS.
+      connectionsCheckingInterval: 1000,
+    },
+    clientErrorHandler: answerClientError,
+  };
+}
+
+/**
+ * A request that never became one (malformed HTTP, headers too large, not sent in time) gets the
+ * contract's error body too. No route or filter runs for it: Node found it before Fastify did.
+ */
+function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, body] =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, { code: 4, message: 'the request was not received in time (HTTP_REQUEST_TIMEOUT_MS)' }]
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? [400, { code: 3, message: 'the request headers are too large' }]
+        : [400, { code: 3, message: 'malformed HTTP request' }];
+  const text = JSON.stringify(body);
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+    );
+  }
+  socket.destroy(error);
+}
+
+/**
+ * What runs around every request besides the API: security headers, the per-caller rate limit,
+ * the nesting limit of bodies, and the one log line and the metrics of each request. Must run
+ * before app.init(), so that the rate limit's hook reaches every route.
+ */
+export async function installOps(app: NestFastifyApplication, config: Config): Promise<void> {
+  await app.register(helmet, {
+    // The service may run behind a proxy that ends TLS, or on plain HTTP in development: upgrading
+    // /docs' scripts to https would break the page there.
+    contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
+  });
+  if (config.http.rateLimitPerMinute > 0) {
+    const verifier = app.get(TokenVerifier);
+    await app.register(rateLimit, {
+      max: config.http.rateLimitPerMinute,
+      timeWindow: 60_000,
+      keyGenerator: (request) => callerKey(request, verifier),
+      allowList: (request) => UNLIMITED_ROUTES.has(request.routeOptions.url ?? ''),
+      // Thrown, and turned into the contract's 429 code 8 by the exception filter.
+      errorResponseBuilder: () => new HttpException('too many requests', HttpStatus.TOO_MANY_REQUESTS),
+    });
+  }
+  const fastify = app.getHttpAdapter().getInstance();
+  limitJsonDepth(fastify);
+  observeRequests(fastify, app.get(MetricsService));
+}
+
+/** The caller a limit applies to: the subject of a valid token, else the client's address. */
+async function callerKey(request: FastifyRequest, verifier: TokenVerifier): Promise<string> {
+  try {
+    return `sub:${(await verifier.callerFrom(request.headers.authorization)).userId}`;
+  } catch {
+    // No or no valid token: it will answer 401 unless it is limited first.
+    return `ip:${request.ip}`;
+  }
+}
+
+function observeRequests(fastify: FastifyInstance, metrics: MetricsService): void {
+  fastify.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url ?? UNMATCHED_ROUTE;
+    const status = reply.statusCode;
+    metrics.observeRequest(request.method, route, status, reply.elapsedTime / 1000);
+    PinoLogger.root?.[status >= 500 ? 'error' : 'info'](
+      {
+        reqId: request.id,
+        method: request.method,
+        route,
+        path: loggablePath(request.originalUrl),
+        statusCode: status,
+        responseTimeMs: Math.round(reply.elapsedTime * 10) / 10,
+      },
+      'request completed',
+    );
+    done();
+  });
+}
+
+/**
+ * The path, for a log line: without the query (it may carry a token) and with any segment that
+ * looks like an email address (a client may put one where an id belongs) blotted out.
+ */
+export function loggablePath(url: string): string {
+  const path = url.split('?', 1)[0];
+  return path
+    .split('/')
+    .map((segment) => (/@|%40/i.test(segment) ? '[redacted]' : segment))
+    .join('/');
+}
+
+/** The version in package.json, for the OpenAPI document. */
+export function packageVersion(): string {
+  for (let dir = __dirname; dir !== dirname(dir); dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { version?: string }).version ?? '0.0.0';
+  }
+  return '0.0.0';
+}

@@ -1,0 +1,230 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/common';
+import { DiscoveryService } from '@nestjs/core';
+import { EventBus, IEventHandler } from '@nestjs/cqrs';
+import { EVENT_STORE, EventStore, RecordedEvent, StoreUnavailableError } from '../event-store/event-store.port';
+import { failureOf } from '../projections/projection.rebuilder';
+import { ViewStatus, viewStatusOf } from '../projections/projection-status';
+import { ProjectionFailure, READ_MODEL_STORE, ReadModelStore } from '../projections/read-model-store.port';
+import { CLOCK, Clock, systemClock } from '../shared/clock';
+import { CommittedEvent } from './committed.event';
+import { EVENT_BUS_SUBSCRIPTION, eventBusSubscription } from './event-bus.subscription';
+
+/** Events delivered between two checkpoint writes: a crash delivers at most this many again. */
+const BATCH_SIZE = 100;
+/** Waits before delivering again after a handler failed: doubled each time, up to the maximum. */
+const RETRY_FIRST_MS = 1000;
+const RETRY_MAX_MS = 60_000;
+/** Besides notifications, the subscription looks at the log this often (events of other processes). */
+const POLL_MS = 5000;
+
+/** From @nestjs/cqrs: where @EventsHandler keeps the event classes a handler takes. */
+const EVENTS_HANDLER_METADATA = '__eventsHandler__';
+
+export interface SubscriptionStatus {
+  name: string;
+  position: number;
+  failure: ProjectionFailure | null;
+}
+
+/**
+ * Delivers committed events to the in-service subscribers: reads the log after its checkpoint,
+ * publishes each event on the cqrs EventBus as a CommittedEvent, waits for every handler to
+ * settle, and only then moves its checkpoint (at least once, in order). A handler that throws
+ * stops the delivery at that event: the error is logged and shown by ListViews, and the same
+ * event is delivered again later (with a growing pause), never skipped.
+ *
+ * The EventBus runs handlers without telling the publisher when they are done, so the runner
+ * wraps each subscriber's `handle` (singletons only) to collect the promises it returns.
+ */
+@Injectable()
+export class SubscriptionRunner implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(SubscriptionRunner.name);
+  private readonly pending = new WeakMap<CommittedEvent, Array<Promise<unknown>>>();
+  private handlerCount = 0;
+  private position = 0;
+  private failure: ProjectionFailure | null = null;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private stopped = false;
+  private unsubscribe: (() => void) | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private pollTimer: NodeJS.Timeout | null = null;
+  private retryMs = RETRY_FIRST_MS;
+
+  constructor(
+    @Inject(EVENT_STORE) private readonly events: EventStore,
+    @Inject(READ_MODEL_STORE) private readonly readModels: ReadModelStore,
+    private readonly eventBus: EventBus,
+    private readonly discovery: DiscoveryService,
+    @Optional() @Inject(CLOCK) private readonly clock: Clock = systemClock,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.wrapHandlers();
+    await this.readModels.prepare(eventBusSubscription);
+    const checkpoint = await this.readModels.checkpoint(eventBusSubscription);
+    this.position = checkpoint.position;
+    this.failure = checkpoint.failure;
+    if (checkpoint.failure) {
+      this.logger.warn(
+        `subscribers had stopped at position ${checkpoint.failure.position} (${checkpoint.failure.message}); trying again`,
+      );
+    }
+    this.unsubscribe = this.events.onAppended(() => void this.catchUp());
+    this.pollTimer = setInterval(() => void this.catchUp(), POLL_MS);
+    this.pollTimer.unref();
+    // In the background: the cqrs module binds the handlers to the bus in this same phase, and a
+    // delivery that finds fewer handlers than were wrapped is not counted as delivered anyway.
+    setImmediate(() => void this.catchUp());
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribe?.();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    await this.running;
+  }
+
+  status(): SubscriptionStatus {
+    return { name: EVENT_BUS_SUBSCRIPTION, position: this.position, failure: this.failure };
+  }
+
+  /** The subscription's status as the store has it, with its lag, in the shape of a view's. */
+  async describe(): Promise<ViewStatus> {
+    const status = await viewStatusOf(this.events, this.readModels, eventBusSubscription, this.clock.now());
+    return { ...status, name: EVENT_BUS_SUBSCRIPTION };
+  }
+
+  /** Delivers everything after the checkpoint; concurrent calls share one run. */
+  catchUp(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        await this.deliverAll();
+      } while (this.again && !this.stopped && !this.retryTimer);
+    })().finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  private async deliverAll(): Promise<void> {
+    if (this.retryTimer) return; // a failed event waits for its retry
+    try {
+      while (!this.stopped) {
+        const batch = await this.events.readAll({ after: this.position, limit: BATCH_SIZE });
+        if (batch.length === 0) return;
+        const delivered: RecordedEvent[] = [];
+        let failed: { event: RecordedEvent; error: unknown } | null = null;
+        for (const event of batch) {
+          if (this.stopped) break;
+          try {
+            await this.publish(event);
+          } catch (error) {
+            failed = { event, error };
+            break;
+          }
+          delivered.push(event);
+        }
+        if (delivered.length > 0) {
+          this.position = await this.readModels.apply(eventBusSubscription, delivered, delivered[delivered.length - 1].position);
+        }
+        if (failed) return await this.stopAt(failed.event, failed.error);
+        if (this.failure) await this.recovered();
+        if (batch.length < BATCH_SIZE) return;
+      }
+    } catch (error) {
+      if (!(error instanceof StoreUnavailableError)) throw error;
+      this.logger.warn(`subscribers wait for the store: ${error.message}`);
+      this.retryLater(RETRY_FIRST_MS);
+    }
+  }
+
+  /** Publishes one event and resolves once every subscriber has handled it. */
+  private async publish(event: RecordedEvent): Promise<void> {
+    const committed = new CommittedEvent(event);
+    const invocations: Array<Promise<unknown>> = [];
+    this.pending.set(committed, invocations);
+    try {
+      // The bus calls every handler synchronously from publish; their promises land in `invocations`.
+      this.eventBus.publish(committed);
+    } finally {
+      this.pending.delete(committed);
+    }
+    if (invocations.length < this.handlerCount) {
+      throw new Error(
+        `only ${invocations.length} of ${this.handlerCount} subscribers received the event: ` +
+          'the event bus is not ready or is shutting down',
+      );
+    }
+    const outcomes = await Promise.allSettled(invocations);
+    const rejected = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+    if (rejected) throw rejected.reason;
+  }
+
+  private async stopAt(event: RecordedEvent, error: unknown): Promise<void> {
+    this.failure = failureOf(event, error, this.clock.now());
+    this.logger.error(
+      `subscribers stopped at position ${event.position} (${event.type} in ${event.streamId}): ` +
+        `${this.failure.message}. The events before it are delivered; this one is delivered again in ${this.retryMs} ms.`,
+      (error as Error)?.stack,
+    );
+    await this.readModels.recordFailure(eventBusSubscription, 0, this.failure);
+    this.retryLater(this.retryMs);
+    this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+  }
+
+  private async recovered(): Promise<void> {
+    this.logger.log(`subscribers resume: the event at position ${this.failure!.position} is delivered`);
+    this.failure = null;
+    this.retryMs = RETRY_FIRST_MS;
+    await this.readModels.recordFailure(eventBusSubscription, 0, null);
+  }
+
+  private retryLater(ms: number): void {
+    if (this.retryTimer || this.stopped) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      void this.catchUp();
+    }, ms);
+    this.retryTimer.unref();
+  }
+
+  /**
+   * Finds the @EventsHandler(CommittedEvent) providers and wraps their `handle`, so that each
+   * call's promise is known to the delivery that caused it.
+   */
+  private wrapHandlers(): void {
+    for (const wrapper of this.discovery.getProviders()) {
+      const type = wrapper.metatype as unknown;
+      if (typeof type !== 'function') continue;
+      const events: unknown[] = Reflect.getMetadata(EVENTS_HANDLER_METADATA, type) ?? [];
+      if (!events.includes(CommittedEvent)) continue;
+      if (!wrapper.isDependencyTreeStatic() || !wrapper.instance) {
+        throw new Error(
+          `subscriber ${type.name} must be a singleton (default scope): the subscription waits for each handler it calls`,
+        );
+      }
+      const instance = wrapper.instance as IEventHandler<CommittedEvent>;
+      const handle = instance.handle.bind(instance);
+      instance.handle = (committed: CommittedEvent) => {
+        let result: Promise<unknown>;
+        try {
+          result = Promise.resolve(handle(committed));
+        } catch (error) {
+          result = Promise.reject(error);
+        }
+        this.pending.get(committed)?.push(result);
+        return result as Promise<void>;
+      };
+      this.handlerCount++;
+    }
+    this.logger.log(`${this.handlerCount} subscriber(s) receive committed events`);
+  }
+}

@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { RunningServer, startServer, stopAll } from '../support/server';
+import { assertContractError } from './support/ops';
+
+describe('rate limit per caller (RATE_LIMIT_PER_MINUTE)', () => {
+  let server: RunningServer;
+  before(async () => {
+    server = await startServer({ env: { RATE_LIMIT_PER_MINUTE: '5' } });
+  });
+  after(stopAll);
+
+  it("limits each token's subject on its own and answers 429 code 8 in the contract's shape", async () => {
+    const alice = await server.token({ sub: 'alice', org: 'org-1' });
+    // Another token of the same subject counts against the same limit.
+    const aliceAgain = await server.token({ sub: 'alice', org: 'org-1', expiresIn: '2h' });
+    const bob = await server.token({ sub: 'bob', org: 'org-1' });
+    for (let i = 0; i < 3; i++) assert.notEqual((await server.request('GET', '/v2/users/alice', { token: alice })).status, 429);
+    for (let i = 0; i < 2; i++) assert.notEqual((await server.request('GET', '/v2/users/alice', { token: aliceAgain })).status, 429);
+    const limited = await server.request('GET', '/v2/users/alice', { token: alice });
+    assert.equal(limited.status, 429, limited.text);
+    assertContractError(limited);
+    assert.equal(limited.body.code, 8);
+    assert.ok(Number(limited.headers.get('retry-after')) > 0, 'Retry-After tells when to come back');
+    assert.notEqual((await server.request('GET', '/v2/users/bob', { token: bob })).status, 429, 'bob has his own limit');
+  });
+
+  it('limits callers without a valid token by their address', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      statuses.push((await server.request('GET', '/v2/users/x', { headers: { authorization: 'Bearer not-a-token' } })).status);
+    }
+    assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429]);
+  });
+
+  it('never limits the probes and the metrics', async () => {
+    for (let i = 0; i < 8; i++) {
+      assert.equal((await server.request('GET', '/healthz')).status, 200);
+      assert.equal((await server.request('GET', '/metrics')).status, 200);
+    }
+  });
+});
+
+describe('body size limit and slow clients', () => {
+  let server: RunningServer;
+  before(async () => {
+    server = await startServer({ env: { BODY_LIMIT_BYTES: '2048', HTTP_REQUEST_TIMEOUT_MS: '1000' } });
+  });
+  after(stopAll);
+
+  it('refuses a body over BODY_LIMIT_BYTES with 400 code 3, and takes one under it', async () => {
+    const admin = await server.token({ sub: 'admin-1', org: 'org-1', roles: { IAM_OWNER: ['org-1'] } });
+    const body = (size: number) => ({
+      profile: { givenName: 'Big', familyName: 'Body' },
+      email: { email: 'big.body@example.com' },
+      padding: 'x'.repeat(size),
+    });
+    const tooLarge = await server.request('POST', '/v2/users/human', { token: admin, body: body(3000) });
+    assert.equal(tooLarge.status, 400, tooLarge.text);
+    assertContractError(tooLarge);
+    assert.match(tooLarge.body.message, /too large/);
+    const fits = await server.request('POST', '/v2/users/human', { token: admin, body: body(1000) });
+    assert.equal(fits.status, 200, fits.text);
+  });
+
+  it('refuses a body nested too deeply with 400 code 3, after the token is checked', async () => {
+    const admin = await server.token({ sub: 'admin-1', org: 'org-1', roles: { IAM_OWNER: ['org-1'] } });
+    const deep = '{"profile":' + '{"a":'.repeat(300) + '1' + '}'.repeat(300) + '}';
+    const withToken = await server.request('POST', '/v2/users/human', { token: admin, rawBody: deep });
+    assert.equal(withToken.status, 400, withToken.text);
+    assertContractError(withToken);
+    assert.match(withToken.body.message, /nest deeper than \d+ levels/);
+    const withoutToken = await server.request('POST', '/v2/users/x/authentication_factors/_search', { rawBody: deep });
+    assert.equal(withoutToken.status, 401, withoutToken.text);
+  });
+
+  it('answers a client that does not finish its request within HTTP_REQUEST_TIMEOUT_MS with 408, and closes', async () => {
+    const started = Date.now();
+    // Headers that promise a body that never comes.
+    const answer = await rawExchange(
+      server.port,
+      'POST /v2/users/human HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{',
+    );
+    const elapsed = Date.now() - started;
+    assert.match(answer, /^HTTP\/1\.1 408 /);
+    assert.ok(elapsed >= 900 && elapsed < 5000, `closed after ${elapsed} ms`);
+    const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+    assert.deepEqual(Object.keys(body).sort(), ['code', 'message']);
+    assert.equal(body.code, 4);
+  });
+
+  it("answers malformed HTTP with 400 in the contract's shape, and closes", async () => {
+    const answer = await rawExchange(server.port, 'NOT HTTP AT ALL\r\n\r\n');
+    assert.match(answer, /^HTTP\/1\.1 400 /);
+    const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+    assert.deepEqual(body, { code: 3, message: 'malformed HTTP request' });
+  });
+});
+
+/** Writes `text` on a new connection and resolves everything the server sent until it closed. */
+function rawExchange(port: number, text: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(text));
+    let received = '';
+    socket.on('data', (chunk) => (received += chunk));
+    socket.on('close', () => resolve(received));
+    socket.on('error', reject);
+    socket.setTimeout(10_000, () => {
+      socket.destroy();
+      reject(new Error(`the server did not close the connection within 10 s; got ${JSON.stringify(received)}`));
+    });
+  });
+}

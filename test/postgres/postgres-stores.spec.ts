@@ -1,0 +1,198 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Client } from 'pg';
+import { StoreUnavailableError } from '../../src/event-store/event-store.port';
+import {
+  EVENT_STORE_MIGRATIONS,
+  PostgresEventStore,
+} from '../../src/event-store/postgres/postgres-event-store.adapter';
+import {
+  PostgresReadModelStore,
+  READ_MODEL_MIGRATIONS,
+} from '../../src/projections/postgres/postgres-read-model-store.adapter';
+import { newEvent } from '../store-contract/event-store.contract';
+import { TcpProxy } from './tcp-proxy';
+import { TEST_POSTGRES_URL, TestDatabase, createTestDatabase, postgresReachable } from './test-database';
+
+/** Waits until `check` holds, or fails naming `what`. */
+async function eventually(what: string, check: () => boolean | Promise<boolean>, withinMs = 8000): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`${what} did not happen within ${withinMs} ms`);
+    await sleep(25);
+  }
+}
+
+/** What only the PostgreSQL adapters promise, beyond the store contracts. */
+describe('PostgreSQL adapters', async () => {
+  if (!(await postgresReachable(TEST_POSTGRES_URL))) {
+    const notice = `skipped: PostgreSQL not reachable at ${TEST_POSTGRES_URL}`;
+    console.log(`# ${notice}`);
+    it(notice, { skip: true }, () => undefined);
+    return;
+  }
+
+  const databases: TestDatabase[] = [];
+  const closers: Array<() => Promise<unknown>> = [];
+  const fresh = async () => {
+    const database = await createTestDatabase();
+    databases.push(database);
+    return database;
+  };
+  const openEvents = async (url: string) => {
+    const store = await PostgresEventStore.open(url);
+    closers.push(() => store.close());
+    return store;
+  };
+  let sql: Client;
+  before(async () => {
+    sql = new Client({ connectionString: TEST_POSTGRES_URL });
+    await sql.connect();
+  });
+  after(async () => {
+    for (const close of closers.reverse()) await close().catch(() => undefined);
+    await sql.end();
+    for (const database of databases) await database.drop();
+  });
+
+  it('migrates an empty database once when several instances open it at the same time', async () => {
+    const { url } = await fresh();
+    const opened = await Promise.all([
+      ...[1, 2, 3].map(() => PostgresEventStore.open(url)),
+      ...[1, 2, 3].map(() => PostgresReadModelStore.open(url)),
+    ]);
+    for (const store of opened) closers.push(() => store.close());
+    const check = new Client({ connectionString: url });
+    await check.connect();
+    try {
+      const { rows } = await check.query('SELECT component, version FROM schema_migrations ORDER BY component, version');
+      assert.deepEqual(rows, [
+        ...EVENT_STORE_MIGRATIONS.map((m) => ({ component: 'event_store', version: m.version })),
+        ...READ_MODEL_MIGRATIONS.map((m) => ({ component: 'read_models', version: m.version })),
+      ]);
+    } finally {
+      await check.end();
+    }
+    // Opening again finds nothing to do.
+    closers.push(async () => undefined);
+    await (await PostgresEventStore.open(url)).close();
+  });
+
+  it('refuses a database whose schema is newer than this build', async () => {
+    const { url } = await fresh();
+    await (await PostgresEventStore.open(url)).close();
+    const check = new Client({ connectionString: url });
+    await check.connect();
+    await check.query(`INSERT INTO schema_migrations (component, version, description) VALUES ('event_store', 99, 'future')`);
+    await check.end();
+    await assert.rejects(PostgresEventStore.open(url), /newer than this build/);
+  });
+
+  it('numbers events without gaps, as numbers, across instances', async () => {
+    const { url } = await fresh();
+    const [a, b] = [await openEvents(url), await openEvents(url)];
+    const results = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => (i % 2 ? a : b).append(`s-${i % 5}`, 'any', [newEvent(), newEvent()])),
+    );
+    const positions = results.flatMap((r) => r.events.map((e) => e.position)).sort((x, y) => x - y);
+    assert.deepEqual(positions, Array.from({ length: 60 }, (_, i) => i + 1));
+    assert.equal(typeof (await a.headPosition()), 'number');
+    assert.equal(await b.headPosition(), 60);
+  });
+
+  it("tells a store of another instance's appends, and again after its listening connection was killed", async () => {
+    const { url, name } = await fresh();
+    const [a, b] = [await openEvents(url), await openEvents(url)];
+    const heard: number[] = [];
+    a.onAppended((position) => heard.push(position));
+    const first = await b.append('s-1', 'no_stream', [newEvent()]);
+    await eventually('the NOTIFY of the other instance', () => heard.includes(first.position));
+
+    // An operator (or a failover) kills the listening connection; meanwhile another instance appends.
+    await sql.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'mfa-service listener'`,
+      [name],
+    );
+    await sleep(50);
+    const missed = await b.append('s-1', 0, [newEvent()]);
+    // After reconnecting, the store tells its listeners of the head, which covers what it missed.
+    await eventually('a notification after the listener reconnected', () => heard.some((p) => p >= missed.position));
+    const later = await b.append('s-1', 1, [newEvent()]);
+    await eventually('notifications on the new connection', () => heard.includes(later.position));
+  });
+
+  it('answers a retried append (same event ids, same stream) with what was stored, and refuses ids reused elsewhere', async () => {
+    const { url } = await fresh();
+    const store = await openEvents(url);
+    const events = [newEvent(), newEvent()];
+    const first = await store.append('s-1', 'no_stream', events);
+    // The retry of an append whose answer was lost: the same ids, the revision it then expected.
+    const retried = await store.append('s-1', 'no_stream', events);
+    assert.deepEqual(retried, first);
+    assert.equal((await store.readStream('s-1')).events.length, 2);
+    await assert.rejects(store.append('s-2', 'no_stream', [events[0]]), /reuses event ids already stored/);
+    assert.equal((await store.readStream('s-2')).revision, 'no_stream');
+  });
+
+  it('fails with StoreUnavailableError while PostgreSQL is unreachable, and recovers by itself', async () => {
+    const database = await fresh();
+    const proxy = new TcpProxy('127.0.0.1', Number(new URL(database.url).port || 5432));
+    await proxy.start();
+    closers.push(() => proxy.cut());
+    const proxied = new URL(database.url);
+    proxied.port = String(proxy.port);
+    const store = await openEvents(proxied.toString());
+    const readModels = await PostgresReadModelStore.open(proxied.toString());
+    closers.push(() => readModels.close());
+    await store.append('s-1', 'no_stream', [newEvent()]);
+
+    await proxy.cut();
+    const failures = await Promise.allSettled([
+      store.append('s-1', 0, [newEvent()]),
+      store.readStream('s-1'),
+      store.readAll({ after: 0, limit: 10 }),
+      store.headPosition(),
+      readModels.checkpoint({ name: 'x', version: 1, eventTypes: [], documentId: () => null, evolve: () => null }),
+    ]);
+    for (const failure of failures) {
+      assert.equal(failure.status, 'rejected');
+      assert.ok((failure as PromiseRejectedResult).reason instanceof StoreUnavailableError, String((failure as PromiseRejectedResult).reason));
+    }
+    await proxy.start();
+    const appended = await store.append('s-1', 0, [newEvent()]);
+    assert.equal(appended.revision, 1, 'the refused append wrote nothing');
+    assert.equal((await store.readStream('s-1')).events.length, 2);
+  });
+
+  it('learns whether an append whose COMMIT went unanswered committed, and answers accordingly', async () => {
+    const database = await fresh();
+    const proxy = new TcpProxy('127.0.0.1', Number(new URL(database.url).port || 5432));
+    await proxy.start();
+    closers.push(() => proxy.cut());
+    const proxied = new URL(database.url);
+    proxied.port = String(proxy.port);
+    const store = await openEvents(proxied.toString());
+
+    // PostgreSQL receives the COMMIT and commits; the answer is lost with the connection.
+    const delivered = proxy.breakAt('COMMIT', true);
+    const committed = await store.append('s-1', 'no_stream', [newEvent(), newEvent()]);
+    await delivered;
+    assert.equal(committed.revision, 1);
+    assert.equal((await store.readStream('s-1')).events.length, 2);
+
+    // The COMMIT is lost on the way: the transaction never commits, and the append fails.
+    const lost = proxy.breakAt('COMMIT', false);
+    await assert.rejects(store.append('s-1', 1, [newEvent()]), StoreUnavailableError);
+    await lost;
+    assert.equal((await store.readStream('s-1')).revision, 1, 'nothing of the failed append was written');
+    assert.equal((await store.append('s-1', 1, [newEvent()])).revision, 2);
+  });
+
+  it('fails fast with StoreUnavailableError when no server listens', async () => {
+    const started = Date.now();
+    await assert.rejects(PostgresEventStore.open('postgres://postgres@127.0.0.1:1/nothing'), StoreUnavailableError);
+    await assert.rejects(PostgresReadModelStore.open('postgres://postgres@127.0.0.1:1/nothing'), StoreUnavailableError);
+    assert.ok(Date.now() - started < 5000);
+  });
+});

@@ -1,0 +1,55 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { seedUserEvents } from '../../../bench/user-events.seeder';
+import { loadConfig } from '../../../src/config/config';
+import { createEventStore } from '../../../src/event-store/event-store.factory';
+import { TestDatabase, createTestDatabase } from '../../postgres/test-database';
+
+export interface SeededStore {
+  dataDir: string;
+  /** The environment of the store: give it to startServer and to the CLI. */
+  env: Record<string, string>;
+  /** User ids of the seed are `${prefix}${n}`. */
+  prefix: string;
+  users: number;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * A data folder (and, in the PostgreSQL and EventStoreDB passes of the suites, the store the run
+ * points at) holding `events` seeded user events, written through the same factory the service
+ * uses, before any server starts.
+ */
+export async function seededStore(events: number): Promise<SeededStore> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'mfa-seeded-'));
+  const env: Record<string, string> = { DATA_DIR: dataDir };
+  let database: TestDatabase | undefined;
+  if (process.env.DATABASE_URL) {
+    database = await createTestDatabase(process.env.DATABASE_URL);
+    env.DATABASE_URL = database.url;
+  }
+  if (process.env.EVENTSTORE_CONNECTION_STRING) env.EVENTSTORE_CONNECTION_STRING = process.env.EVENTSTORE_CONNECTION_STRING;
+  const prefix = `seed${randomBytes(3).toString('hex')}-`;
+  const store = await createEventStore(loadConfig(env));
+  let users: number;
+  try {
+    ({ users } = await seedUserEvents(store, events, { prefix }));
+  } finally {
+    await store.close();
+  }
+  return {
+    dataDir,
+    env,
+    prefix,
+    users,
+    async cleanup() {
+      await database?.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Fewer events where every server start reads a shared log (the EventStoreDB emulator). */
+export const seedSize = (events: number): number => (process.env.EVENTSTORE_CONNECTION_STRING ? Math.min(events, 1500) : events);
