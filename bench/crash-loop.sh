@@ -10,7 +10,7 @@ started=$SECONDS
 for ((i = 1; i <= runs; i++)); do
   run_started=$SECONDS
   if node --test --test-concurrency=1 dist/test/crash/sigkill.e2e.spec.js >"$log" 2>&1; then
-    echo "run $i/$runs: pass in $((SECONDS - run_started)) s; $(grep -o '[0-9]* writes sent.*checked' "$log" | head -1)"
+    echo "run $i/$runs: pass in $((SECONDS - run_started)) s; $(grep -o 'start and setup.*checked' "$log" | head -1)"
   else
     echo "run $i/$runs: FAILED after $((SECONDS - run_started)) s; output in $log"
     grep -E "not ok|Error|error:|!==|expected|actual" "$log" | head -20

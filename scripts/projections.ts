@@ -21,13 +21,13 @@ const USAGE = `usage: npm run projections -- list [--json]
   replay    rebuilds a view (or all) from the first event into a new generation, with a progress
             bar, and switches reads over once it has caught up. The running service keeps answering
             from the current generation meanwhile and sees the switch by itself.
-  --batch   events per transaction while replaying (default 2000; larger is faster but holds the
+  --batch   events per transaction while replaying (default 5000; larger is faster but holds the
             store's write lock longer, delaying the service's own projection updates)
   --json    list as JSON
 
 Uses the service's configuration (DATA_DIR, DATABASE_URL, ...). Views: ${ALL_PROJECTIONS.map((p) => p.name).join(', ')}.`;
 
-const DEFAULT_BATCH = 2000;
+const DEFAULT_BATCH = 5000;
 
 class UsageError extends Error {}
 

@@ -47,19 +47,31 @@ describe('crash safety: SIGKILL under load', () => {
 
   it('keeps every acknowledged write, none by halves, and the reads agree with the log after a restart', { timeout: 60_000 }, async () => {
     const run = randomBytes(4).toString('hex');
+    const timings: string[] = [];
+    let stageAt = Date.now();
+    const stage = (name: string) => {
+      timings.push(`${name} ${((Date.now() - stageAt) / 1000).toFixed(1)} s`);
+      stageAt = Date.now();
+    };
     const org = `crash-org-${run}`;
     let server: RunningServer = await startServer();
     const admin = await server.token({ sub: `crash-admin-${run}`, org, roles: { IAM_OWNER: [org] } });
 
     // Users whose OTP Email the load turns on and off, created before the load.
-    const toggled: Toggled[] = [];
-    for (let i = 0; i < CLIENTS * USERS_PER_CLIENT; i++) {
-      const userId = `crash-${run}-t${i}`;
-      const created = await server.request('POST', '/v2/users/human', { token: admin, body: humanBody(userId, org, true) });
-      assert.equal(created.status, 200, created.text);
-      toggled.push({ userId, otpEmail: false, acked: [], uncertain: false });
-    }
+    const toggled: Toggled[] = Array.from({ length: CLIENTS * USERS_PER_CLIENT }, (_, i) => ({
+      userId: `crash-${run}-t${i}`,
+      otpEmail: false,
+      acked: [],
+      uncertain: false,
+    }));
+    await Promise.all(
+      toggled.map(async ({ userId }) => {
+        const created = await server.request('POST', '/v2/users/human', { token: admin, body: humanBody(userId, org, true) });
+        assert.equal(created.status, 200, created.text);
+      }),
+    );
 
+    stage('start and setup');
     // The load: every client writes as fast as it is answered, until the kill.
     const writes: Write[] = [];
     let acks = 0;
@@ -118,7 +130,9 @@ describe('crash safety: SIGKILL under load', () => {
     assert.ok(acks >= 50, `only ${acks} writes were acknowledged before the kill`);
     const inFlight = writes.length - answered.length;
 
+    stage('load and kill');
     server = await startServer({ dataDir: server.dataDir });
+    stage('restart');
     const store = await createEventStore(loadConfig({ DATA_DIR: server.dataDir }));
     try {
       const streams = new Map<string, RecordedEvent[]>();
@@ -174,9 +188,10 @@ describe('crash safety: SIGKILL under load', () => {
       assert.equal(next.status, 200, next.text);
       assert.equal(next.body.details.sequence, String(events.length + 1));
 
+      stage('checks');
       console.log(
-        `# ${writes.length} writes sent, ${acks} acknowledged, ${inFlight} cut off by the kill ` +
-          `(${durableUnanswered} of them durable all the same); ${streams.size} streams checked`,
+        `# ${timings.join(', ')}: ${writes.length} writes sent, ${acks} acknowledged, ${inFlight} unanswered (cut off by the kill or ` +
+          `refused after it; ${durableUnanswered} of them durable all the same); ${streams.size} streams checked`,
       );
     } finally {
       await store.close();

@@ -95,7 +95,7 @@ export class SqliteReadModelStore implements ReadModelStore {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
       this.db.pragma('busy_timeout = 5000');
-      // Rebuilds touch documents all over a table; a larger page cache keeps them off the disk.
+      // Rebuilds touch documents all over a table: a larger page cache keeps more of them in memory.
       this.db.pragma('cache_size = -32768');
       // Fewer, larger checkpoints: a page rewritten by several batches reaches the table file once.
       this.db.pragma('wal_autocheckpoint = 10000');

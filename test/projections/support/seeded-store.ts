@@ -51,5 +51,12 @@ export async function seededStore(events: number): Promise<SeededStore> {
   };
 }
 
-/** Fewer events where every server start reads a shared log (the EventStoreDB emulator). */
-export const seedSize = (events: number): number => (process.env.EVENTSTORE_CONNECTION_STRING ? Math.min(events, 1500) : events);
+/**
+ * Fewer events where seeding is slow: through PostgreSQL, each append is a round trip, and with the
+ * EventStoreDB emulator every server start reads a log that all suites share.
+ */
+export function seedSize(events: number): number {
+  if (process.env.EVENTSTORE_CONNECTION_STRING) return Math.min(events, 1500);
+  if (process.env.DATABASE_URL) return Math.min(events, 4000);
+  return events;
+}
