@@ -103,6 +103,11 @@ function stopOnSignals(app: NestFastifyApplication, logger: Logger): void {
     }
     stopping = true;
     logger.log(`received ${signal}: finishing requests in flight, then closing the store`);
+    // A kept-alive connection that was busy when closing began becomes idle once its answer is
+    // sent; without this it would hold shutdown open until its keep-alive timeout.
+    const server = app.getHttpServer() as import('node:http').Server;
+    const reaper = setInterval(() => server.closeIdleConnections(), 50);
+    reaper.unref();
     app
       .close()
       .then(() => {

@@ -54,6 +54,12 @@ export class UserIdPipe implements PipeTransform<string, string> {
         `invalid ${this.requestName}.UserId: value length must be between 1 and 200 runes, inclusive`,
       );
     }
+    if (CONTROL_CHARACTERS.test(value)) {
+      throw Errors.invalidArgument(`invalid ${this.requestName}.UserId: must not contain control characters`);
+    }
     return value;
   }
 }
+
+/** Ids are printable: a NUL, for one, cannot be stored by every backend (PostgreSQL text). */
+export const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;

@@ -133,7 +133,13 @@ describe('crash safety: SIGKILL under load', () => {
     stage('load and kill');
     server = await startServer({ dataDir: server.dataDir });
     stage('restart');
-    const store = await createEventStore(loadConfig({ DATA_DIR: server.dataDir }));
+    const store = await createEventStore(
+      loadConfig({
+        DATA_DIR: server.dataDir,
+        DATABASE_URL: server.databaseUrl,
+        EVENTSTORE_CONNECTION_STRING: process.env.EVENTSTORE_CONNECTION_STRING,
+      }),
+    );
     try {
       const streams = new Map<string, RecordedEvent[]>();
       /** Writes cut off by the kill that were durable all the same. */

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsBoolean, IsEmail, IsNotEmpty, IsObject, IsOptional, IsString, Length, ValidateNested } from 'class-validator';
+import { Matches, IsBoolean, IsEmail, IsNotEmpty, IsObject, IsOptional, IsString, Length, ValidateNested } from 'class-validator';
 
 export class OrganizationDto {
   @ApiPropertyOptional({ minLength: 1, maxLength: 200, description: "Default: the caller's organization", example: '69629023906488334' })
@@ -41,6 +41,7 @@ export class AddHumanUserDto {
   @IsOptional()
   @IsString()
   @Length(1, 200)
+  @Matches(/^[^\u0000-\u001f\u007f]*$/, { message: 'must not contain control characters' })
   userId?: string;
 
   @ApiPropertyOptional({ type: () => OrganizationDto })
