@@ -49,8 +49,11 @@ export function userStream(userId: string, length: number, orgId: string, at: Da
   return events;
 }
 
+/** Seeded events are history: dated this long before the run, as a store's earlier events are. */
+const HISTORY_AGE_MS = 24 * 3600_000;
+
 export async function seedUsers(store: EventStore, options: SeedOptions): Promise<void> {
-  const at = new Date();
+  const at = new Date(Date.now() - HISTORY_AGE_MS);
   for (let start = 0; start < options.count; start += WAVE_USERS) {
     const wave: Promise<void>[] = [];
     for (let n = start; n < Math.min(options.count, start + WAVE_USERS); n++) {

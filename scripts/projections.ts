@@ -139,6 +139,8 @@ async function replay(events: EventStore, readModels: ReadModelStore, name: stri
     outcomes = await new ProjectionRebuilder(events, readModels).run(targets, {
       batchSize,
       stopped: () => interrupted,
+      // The embedded store answers without ever leaving the event loop: the bar's timer and Ctrl-C need a turn.
+      pause: () => new Promise((resolve) => setImmediate(resolve)),
       onProgress: ({ position, head, eventsRead }) => {
         done = { position, eventsRead };
         const seconds = (performance.now() - started) / 1000;

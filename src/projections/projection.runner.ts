@@ -188,9 +188,14 @@ export class ProjectionRunner implements OnApplicationShutdown {
         try {
           await this.follow();
         } catch (error) {
-          if (!(error instanceof StoreUnavailableError)) throw error;
-          // An outage is not the projections' fault: try again shortly, without marking them failed.
-          this.logger.warn(`projections wait for the store: ${error.message}`);
+          if (error instanceof StoreUnavailableError) {
+            // An outage is not the projections' fault: try again shortly, without marking them failed.
+            this.logger.warn(`projections wait for the store: ${error.message}`);
+          } else {
+            // Failures of a projection's own code are caught per event in applyActive; this is the
+            // runner's or the store's, and no event is skipped because of it: the run is tried again.
+            this.logger.error(`the projections' run failed; trying again shortly: ${(error as Error)?.stack ?? String(error)}`);
+          }
           this.retryLater();
         }
         this.releaseWaiters();

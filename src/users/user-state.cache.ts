@@ -1,11 +1,15 @@
-import type { RecordedEvent } from '../event-store/event-store.port';
+import type { Details } from './read-models/details';
 import type { UserState } from './user.state';
 
-/** A user's decided state as of one revision of its stream, and the event at that revision. */
+/**
+ * A user's decided state as of one revision of its stream, with the id and details of the event
+ * at that revision: only what a command needs, as the cache holds many of them.
+ */
 export interface CachedUser {
   state: UserState;
   revision: number;
-  last: RecordedEvent;
+  eventId: string;
+  details: Details;
 }
 
 /**

@@ -36,9 +36,9 @@ const MIGRATIONS: readonly string[] = [
 /** Appends in one transaction at most; more wait for the next one. */
 const MAX_BATCH = 2000;
 /** Events this store appended last, kept to answer readAll without the database (see `tail`). */
-const TAIL_EVENTS = 4096;
+const TAIL_EVENTS = 2048;
 /** Page cache of the reading connection (KiB): the indexes a stream read walks stay in memory. */
-const READ_CACHE_KIB = 16 * 1024;
+const READ_CACHE_KIB = 8 * 1024;
 
 interface EventRow {
   position: number;

@@ -82,7 +82,7 @@ export class SqliteReadModelStore implements ReadModelStore {
   private readonly updateRebuild: Database.Statement<[number, number | null, number, string]>;
   /** Prepared statements per table: preparing one per batch or read would cost more than the work. */
   private readonly tables = new Map<string, TableStatements>();
-  /** The generation each view's cached statements were last used for, to forget those of old tables. */
+  /** The active generation last seen per view, to forget the statements of older tables. */
   private readonly generations = new Map<string, number>();
 
   constructor(
@@ -97,8 +97,6 @@ export class SqliteReadModelStore implements ReadModelStore {
       this.db.pragma('busy_timeout = 5000');
       // Rebuilds touch documents all over a table: a larger page cache keeps more of them in memory.
       this.db.pragma('cache_size = -32768');
-      // Fewer, larger checkpoints: a page rewritten by several batches reaches the table file once.
-      this.db.pragma('wal_autocheckpoint = 10000');
       migrate(this.db, MIGRATIONS);
     } catch (error) {
       throw new StoreUnavailableError(`cannot open the read model store at ${file}: ${(error as Error).message}`, {
