@@ -27,6 +27,7 @@ latency percentiles and the service's rate relative to the bare endpoint's.
                       postgres://postgres@127.0.0.1:5432/postgres); a database of its own is made
                       and dropped after the run
   --cpu-prof DIR      write a CPU profile of the service into DIR
+  --node-args "A B"   extra node options for the service process (e.g. "--max-semi-space-size=32")
   --json FILE         also write the whole report as JSON
   --keep              keep the data folder (and database) afterwards`;
 
@@ -46,6 +47,7 @@ function main(): number {
         users: { type: 'string' },
         'postgres-url': { type: 'string' },
         'cpu-prof': { type: 'string' },
+        'node-args': { type: 'string' },
         json: { type: 'string' },
         keep: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -79,6 +81,7 @@ function main(): number {
       users: values.users === undefined ? undefined : Math.floor(number('users', values.users, 0, 2)),
       postgresUrl: values['postgres-url'] ?? process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
       cpuProfDir: values['cpu-prof'],
+      nodeArgs: values['node-args']?.split(' ').filter(Boolean) ?? [],
       keep: values.keep === true,
     };
   } catch (error) {

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationShutdown, Optional } from '@ne
 import { setImmediate as yieldToRequests } from 'node:timers/promises';
 import { EVENT_STORE, EventStore, RecordedEvent, StoreUnavailableError } from '../event-store/event-store.port';
 import { CLOCK, Clock, systemClock } from '../shared/clock';
+import { CoalescedRun } from '../shared/coalesced-run';
 import { ProjectionRebuilder, RebuildOutcome, failureOf } from './projection.rebuilder';
 import { ViewStatus, viewStatusOf } from './projection-status';
 import {
@@ -76,8 +77,12 @@ export class ProjectionRunner implements OnApplicationShutdown {
   private readonly rebuilds = new Map<string, RebuildJob>();
   private readonly rebuilder: ProjectionRebuilder;
   private waiters: Waiter[] = [];
-  private running: Promise<void> | null = null;
-  private again = false;
+  private readonly runs = new CoalescedRun(
+    () => this.runOnce(),
+    () => !this.stopped,
+  );
+  /** Checkpoints are read from the store at the next run (polls, switches), not on every run. */
+  private refreshDue = true;
   private stopped = false;
   private unsubscribe: (() => void) | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -126,7 +131,10 @@ export class ProjectionRunner implements OnApplicationShutdown {
       this.logger.log(`resuming the rebuild of ${projection.name} into generation ${rebuild.generation} at position ${rebuild.position}`);
       this.launchRebuild(projection, rebuild.generation);
     }
-    this.pollTimer = setInterval(() => void this.catchUp(), POLL_MS);
+    this.pollTimer = setInterval(() => {
+      this.refreshDue = true;
+      void this.catchUp();
+    }, POLL_MS);
     this.pollTimer.unref();
   }
 
@@ -178,32 +186,25 @@ export class ProjectionRunner implements OnApplicationShutdown {
   /** Runs every projection up to the head of the log; concurrent calls share one run. */
   catchUp(): Promise<void> {
     if (this.stopped) return Promise.resolve();
-    if (this.running) {
-      this.again = true;
-      return this.running;
+    return this.runs.run();
+  }
+
+  private async runOnce(): Promise<void> {
+    try {
+      await this.follow();
+    } catch (error) {
+      if (error instanceof StoreUnavailableError) {
+        // An outage is not the projections' fault: try again shortly, without marking them failed.
+        this.logger.warn(`projections wait for the store: ${error.message}`);
+      } else {
+        // Failures of a projection's own code are caught per event in applyActive; this is the
+        // runner's or the store's, and no event is skipped because of it: the run is tried again.
+        this.logger.error(`the projections' run failed; trying again shortly: ${(error as Error)?.stack ?? String(error)}`);
+      }
+      this.refreshDue = true;
+      this.retryLater();
     }
-    this.running = (async () => {
-      do {
-        this.again = false;
-        try {
-          await this.follow();
-        } catch (error) {
-          if (error instanceof StoreUnavailableError) {
-            // An outage is not the projections' fault: try again shortly, without marking them failed.
-            this.logger.warn(`projections wait for the store: ${error.message}`);
-          } else {
-            // Failures of a projection's own code are caught per event in applyActive; this is the
-            // runner's or the store's, and no event is skipped because of it: the run is tried again.
-            this.logger.error(`the projections' run failed; trying again shortly: ${(error as Error)?.stack ?? String(error)}`);
-          }
-          this.retryLater();
-        }
-        this.releaseWaiters();
-      } while (this.again && !this.stopped);
-    })().finally(() => {
-      this.running = null;
-    });
-    return this.running;
+    this.releaseWaiters();
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -211,26 +212,50 @@ export class ProjectionRunner implements OnApplicationShutdown {
     this.unsubscribe?.();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.pollTimer) clearInterval(this.pollTimer);
-    await this.running?.catch(() => undefined);
+    await this.runs.settled();
     await Promise.all([...this.rebuilds.values()].map((job) => job.done));
     for (const waiter of this.waiters) waiter.resolve();
     this.waiters = [];
   }
 
-  /** One pass: every healthy projection's active generation up to the head, one read per batch. */
+  /** One pass: every healthy projection's active generation up to the head, one read and one commit per batch. */
   private async follow(): Promise<void> {
-    for (const projection of this.projections) await this.refresh(projection);
-    while (!this.stopped) {
+    if (this.refreshDue) {
+      this.refreshDue = false;
+      for (const projection of this.projections) await this.refresh(projection);
+    }
+    for (let first = true; !this.stopped; first = false) {
+      // A long catch-up lets requests in between batches.
+      if (!first) await yieldToRequests();
       const healthy = this.projections.filter((p) => !this.status.get(p.name)!.error);
       if (healthy.length === 0) return;
       const from = Math.min(...healthy.map((p) => this.status.get(p.name)!.position));
       const batch = await this.events.readAll({ after: from, limit: BATCH_SIZE });
       if (batch.length === 0) return;
       const upTo = batch[batch.length - 1].position;
-      for (const projection of healthy) {
-        const status = this.status.get(projection.name)!;
-        if (status.position >= upTo) continue;
-        await this.applyActive(projection, status, eventsFor(projection, batch, status.position), upTo);
+      const behind = healthy.filter((projection) => this.status.get(projection.name)!.position < upTo);
+      try {
+        const applied = await this.readModels.applyEach(
+          behind.map((projection) => {
+            const status = this.status.get(projection.name)!;
+            return { projection, events: eventsFor(projection, batch, status.position), upTo };
+          }),
+        );
+        behind.forEach((projection, i) => {
+          const status = this.status.get(projection.name)!;
+          if (status.generation !== applied[i].generation) {
+            this.logger.log(`projection ${projection.name} now answers from generation ${applied[i].generation} (was ${status.generation})`);
+          }
+          status.position = applied[i].position;
+          status.generation = applied[i].generation;
+        });
+      } catch (error) {
+        if (error instanceof StoreUnavailableError) throw error;
+        // One of them cannot apply the batch: each on its own, so that only that one stops.
+        for (const projection of behind) {
+          const status = this.status.get(projection.name)!;
+          await this.applyActive(projection, status, eventsFor(projection, batch, status.position), upTo);
+        }
       }
       this.releaseWaiters();
       if (batch.length < BATCH_SIZE) return;
@@ -328,7 +353,10 @@ export class ProjectionRunner implements OnApplicationShutdown {
           now: () => this.clock.now(),
         });
         this.report(outcome, Date.now() - started);
-        if (outcome.result === 'switched') await this.catchUp();
+        if (outcome.result === 'switched') {
+          this.refreshDue = true;
+          await this.catchUp();
+        }
         return outcome;
       } catch (error) {
         if (!(error instanceof StoreUnavailableError) || this.stopped) {

@@ -52,6 +52,13 @@ export interface Checkpoint {
   rebuild: RebuildProgress | null;
 }
 
+/** The events of one projection to apply up to a position, as `apply` takes them. */
+export interface ProjectionBatch {
+  projection: DocumentProjection;
+  events: readonly RecordedEvent[];
+  upTo: number;
+}
+
 export interface ListOptions {
   offset: number;
   limit: number;
@@ -82,6 +89,13 @@ export interface ReadModelStore {
    * event, whichever generation is active when its batch lands.
    */
   apply(projection: DocumentProjection, events: readonly RecordedEvent[], upTo: number): Promise<number>;
+  /**
+   * `apply` for several projections in one transaction (one commit for a batch of the log, not one
+   * per projection). All or nothing: if one projection's evolve throws, none of them moves.
+   * Returns each projection's stored position and active generation (another process may have
+   * switched it), in the order given.
+   */
+  applyEach(batches: readonly ProjectionBatch[]): Promise<Array<{ position: number; generation: number }>>;
   /** A document of the active generation. */
   get<D>(projection: DocumentProjection<D>, id: string): Promise<D | null>;
   /** Documents of the active generation ordered by id, and how many there are in all. */

@@ -10,3 +10,14 @@ import { RecordedEvent } from '../event-store/event-store.port';
 export class CommittedEvent implements IEvent {
   constructor(readonly event: RecordedEvent) {}
 }
+
+/**
+ * The same delivery, a batch at a time: `@EventsHandler(CommittedEvents)` classes receive the
+ * committed events in consecutive batches, in global order, at least once. A subscriber that
+ * writes somewhere does it once per batch (one transaction, one round trip) instead of once per
+ * event, which is what keeps up with a busy log. A batch may hold a single event: after a handler
+ * failed on a batch, its events are delivered one by one to find the one it fails on.
+ */
+export class CommittedEvents implements IEvent {
+  constructor(readonly events: readonly RecordedEvent[]) {}
+}

@@ -13,7 +13,7 @@ import { EVENT_STORE, NewEvent } from '../event-store/event-store.port';
 import { SqliteEventStore } from '../event-store/sqlite/sqlite-event-store.adapter';
 import { READ_MODEL_STORE } from '../projections/read-model-store.port';
 import { SqliteReadModelStore } from '../projections/sqlite/sqlite-read-model-store.adapter';
-import { CommittedEvent } from './committed.event';
+import { CommittedEvent, CommittedEvents } from './committed.event';
 import { eventBusSubscription } from './event-bus.subscription';
 import { SubscriptionRunner } from './subscription.runner';
 
@@ -34,6 +34,11 @@ const seen = {
   refuse: new Map<number, number>(),
   refused: [] as number[],
   slowDone: [] as number[],
+  /** What the batch subscriber handled, in order, and the batch sizes it got. */
+  batched: [] as number[],
+  batchSizes: [] as number[],
+  /** Positions the batch subscriber refuses (a whole batch that holds one), and how often. */
+  batchRefuse: new Map<number, number>(),
 };
 
 let events: SqliteEventStore;
@@ -63,6 +68,22 @@ class SlowSubscriber implements IEventHandler<CommittedEvent> {
   }
 }
 
+/** Takes batches: refuses a whole batch that holds a refused position. */
+@EventsHandler(CommittedEvents)
+class BatchSubscriber implements IEventHandler<CommittedEvents> {
+  async handle({ events }: CommittedEvents): Promise<void> {
+    for (const event of events) {
+      const left = seen.batchRefuse.get(event.position);
+      if (left) {
+        seen.batchRefuse.set(event.position, left - 1);
+        throw new Error(`batch not now: ${event.position}`);
+      }
+    }
+    seen.batchSizes.push(events.length);
+    for (const event of events) seen.batched.push(event.position);
+  }
+}
+
 async function until(condition: () => boolean | Promise<boolean>, what: string, ms = 15_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await condition())) {
@@ -84,6 +105,7 @@ describe('SubscriptionRunner', () => {
         SubscriptionRunner,
         RecordingSubscriber,
         SlowSubscriber,
+        BatchSubscriber,
       ],
     })
     class SubscribersTestModule {}
@@ -114,6 +136,8 @@ describe('SubscriptionRunner', () => {
       assert.ok(seen.committed.every(Boolean), 'no event reached a subscriber before it was in the store');
       await until(async () => (await readModels.checkpoint(eventBusSubscription)).position === head, 'the checkpoint reaches the head');
       assert.deepEqual(seen.slowDone, seen.recorded, 'the slow subscriber got every event too, and was waited for');
+      assert.deepEqual(seen.batched, seen.recorded, 'the batch subscriber got each event once, in order');
+      assert.ok(Math.max(...seen.batchSizes) >= 150, `the history came in large batches (${seen.batchSizes.join(', ')})`);
       assert.equal(app.get(SubscriptionRunner).status().position, head);
     } finally {
       await app.close();
@@ -147,6 +171,33 @@ describe('SubscriptionRunner', () => {
       // The failure is cleared once the retried delivery's checkpoint is stored, just after delivery.
       await until(() => runner.status().failure === null, 'the failure is cleared after the retry');
       assert.equal((await readModels.checkpoint(eventBusSubscription)).failure, null);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('stops at the one event of a batch that a batch subscriber fails on, and the others wait for it', async () => {
+    const app = await start();
+    try {
+      const runner = app.get(SubscriptionRunner);
+      await until(async () => runner.status().position === (await events.headPosition()), 'the subscription is caught up');
+      const recordedBefore = seen.recorded.length;
+      const head = await events.headPosition();
+      // Refused as a batch and once more alone, then accepted on the retry.
+      seen.batchRefuse.set(head + 3, 2);
+      // Appended together: one commit, one notification, one batch.
+      const appended = await Promise.all([1, 2, 3, 4, 5].map((i) => events.append(`b-${i}`, 'no_stream', [event(i)])));
+      const written = appended.map((result) => result.position).sort((a, b) => a - b);
+      assert.deepEqual(written, [head + 1, head + 2, head + 3, head + 4, head + 5]);
+      await until(() => runner.status().failure !== null, 'the subscription stopped');
+      assert.equal(runner.status().failure?.position, head + 3, 'stopped at the refused event, not at its batch');
+      assert.match(runner.status().failure?.message ?? '', /batch not now/);
+      assert.equal((await readModels.checkpoint(eventBusSubscription)).position, head + 2, 'the events before it are delivered');
+      assert.deepEqual(seen.recorded.slice(recordedBefore), [head + 1, head + 2], 'the single-event subscribers stop there too');
+      await until(() => seen.recorded.includes(written[4]), 'the retry delivered the rest');
+      assert.deepEqual(seen.recorded.slice(recordedBefore), written, 'each event once, in order, for the single-event subscribers');
+      assert.deepEqual([...new Set(seen.batched.filter((p) => p > head))], written, 'and at least once, in order, for the batch one');
+      await until(() => runner.status().failure === null, 'the failure is cleared after the retry');
     } finally {
       await app.close();
     }

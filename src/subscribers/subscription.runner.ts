@@ -1,3 +1,4 @@
+import { setImmediate as yieldToRequests } from 'node:timers/promises';
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
 import { EventBus, IEventHandler } from '@nestjs/cqrs';
@@ -6,11 +7,12 @@ import { failureOf } from '../projections/projection.rebuilder';
 import { ViewStatus, viewStatusOf } from '../projections/projection-status';
 import { ProjectionFailure, READ_MODEL_STORE, ReadModelStore } from '../projections/read-model-store.port';
 import { CLOCK, Clock, systemClock } from '../shared/clock';
-import { CommittedEvent } from './committed.event';
+import { CoalescedRun } from '../shared/coalesced-run';
+import { CommittedEvent, CommittedEvents } from './committed.event';
 import { EVENT_BUS_SUBSCRIPTION, eventBusSubscription } from './event-bus.subscription';
 
 /** Events delivered between two checkpoint writes: a crash delivers at most this many again. */
-const BATCH_SIZE = 100;
+const BATCH_SIZE = 1000;
 /** Waits before delivering again after a handler failed: doubled each time, up to the maximum. */
 const RETRY_FIRST_MS = 1000;
 const RETRY_MAX_MS = 60_000;
@@ -26,12 +28,23 @@ export interface SubscriptionStatus {
   failure: ProjectionFailure | null;
 }
 
+/** The messages the runner publishes. */
+type Message = CommittedEvent | CommittedEvents;
+
+/** The event of a batch (its index) that a subscriber failed on, and why. */
+interface Failed {
+  at: number;
+  error: unknown;
+}
+
 /**
- * Delivers committed events to the in-service subscribers: reads the log after its checkpoint,
- * publishes each event on the cqrs EventBus as a CommittedEvent, waits for every handler to
- * settle, and only then moves its checkpoint (at least once, in order). A handler that throws
- * stops the delivery at that event: the error is logged and shown by ListViews, and the same
- * event is delivered again later (with a growing pause), never skipped.
+ * Delivers committed events to the in-service subscribers: reads the log after its checkpoint, a
+ * batch at a time, publishes the batch on the cqrs EventBus (as one CommittedEvents, and as one
+ * CommittedEvent per event for the subscribers that take single events), waits for every handler
+ * to settle, and only then moves its checkpoint (at least once, in order). A handler that throws
+ * stops the delivery at the event it fails on (a failed batch is delivered again one event at a
+ * time to find it): the error is logged and shown by ListViews, and the same event is delivered
+ * again later (with a growing pause), never skipped.
  *
  * The EventBus runs handlers without telling the publisher when they are done, so the runner
  * wraps each subscriber's `handle` (singletons only) to collect the promises it returns.
@@ -39,12 +52,18 @@ export interface SubscriptionStatus {
 @Injectable()
 export class SubscriptionRunner implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(SubscriptionRunner.name);
-  private readonly pending = new WeakMap<CommittedEvent, Array<Promise<unknown>>>();
-  private handlerCount = 0;
+  private readonly pending = new WeakMap<Message, Array<Promise<unknown>>>();
+  /** Subscribers per message class. */
+  private readonly handlerCounts = new Map<Function, number>([
+    [CommittedEvent, 0],
+    [CommittedEvents, 0],
+  ]);
   private position = 0;
   private failure: ProjectionFailure | null = null;
-  private running: Promise<void> | null = null;
-  private again = false;
+  private readonly runs = new CoalescedRun(
+    () => this.deliverAll(),
+    () => !this.stopped && !this.retryTimer,
+  );
   private stopped = false;
   private unsubscribe: (() => void) | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -83,7 +102,7 @@ export class SubscriptionRunner implements OnApplicationBootstrap, OnModuleDestr
     this.unsubscribe?.();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.pollTimer) clearInterval(this.pollTimer);
-    await this.running;
+    await this.runs.settled();
   }
 
   status(): SubscriptionStatus {
@@ -99,43 +118,22 @@ export class SubscriptionRunner implements OnApplicationBootstrap, OnModuleDestr
   /** Delivers everything after the checkpoint; concurrent calls share one run. */
   catchUp(): Promise<void> {
     if (this.stopped) return Promise.resolve();
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = (async () => {
-      do {
-        this.again = false;
-        await this.deliverAll();
-      } while (this.again && !this.stopped && !this.retryTimer);
-    })().finally(() => {
-      this.running = null;
-    });
-    return this.running;
+    return this.runs.run();
   }
 
   private async deliverAll(): Promise<void> {
     if (this.retryTimer) return; // a failed event waits for its retry
     try {
-      while (!this.stopped) {
+      for (let first = true; !this.stopped; first = false) {
+        // A long catch-up (the first start over a big log) lets requests in between batches.
+        if (!first) await yieldToRequests();
         const batch = await this.events.readAll({ after: this.position, limit: BATCH_SIZE });
         if (batch.length === 0) return;
-        const delivered: RecordedEvent[] = [];
-        let failed: { event: RecordedEvent; error: unknown } | null = null;
-        for (const event of batch) {
-          if (this.stopped) break;
-          try {
-            await this.publish(event);
-          } catch (error) {
-            failed = { event, error };
-            break;
-          }
-          delivered.push(event);
+        const { delivered, failed } = await this.deliverBatch(batch);
+        if (delivered > 0) {
+          this.position = await this.readModels.apply(eventBusSubscription, batch.slice(0, delivered), batch[delivered - 1].position);
         }
-        if (delivered.length > 0) {
-          this.position = await this.readModels.apply(eventBusSubscription, delivered, delivered[delivered.length - 1].position);
-        }
-        if (failed) return await this.stopAt(failed.event, failed.error);
+        if (failed) return await this.stopAt(batch[failed.at], failed.error);
         if (this.failure) await this.recovered();
         if (batch.length < BATCH_SIZE) return;
       }
@@ -146,20 +144,60 @@ export class SubscriptionRunner implements OnApplicationBootstrap, OnModuleDestr
     }
   }
 
-  /** Publishes one event and resolves once every subscriber has handled it. */
-  private async publish(event: RecordedEvent): Promise<void> {
-    const committed = new CommittedEvent(event);
+  /**
+   * Delivers a batch: to the batch subscribers at once (when they fail on it, one event at a time,
+   * to find the event they fail on), then event by event to the others, up to that event.
+   * Returns how many events every subscriber has handled, and the failure that stopped it.
+   */
+  private async deliverBatch(batch: readonly RecordedEvent[]): Promise<{ delivered: number; failed: Failed | null }> {
+    let failed: Failed | null = null;
+    let upTo = batch.length;
+    if (this.handlerCounts.get(CommittedEvents)! > 0) {
+      try {
+        await this.publish(new CommittedEvents(batch));
+      } catch (error) {
+        failed = batch.length === 1 ? { at: 0, error } : await this.findFailing(batch);
+        // A failure that did not happen again when one at a time was delivered after all.
+        if (failed) upTo = failed.at;
+      }
+    }
+    if (this.handlerCounts.get(CommittedEvent)! > 0) {
+      for (let i = 0; i < upTo; i++) {
+        try {
+          await this.publish(new CommittedEvent(batch[i]));
+        } catch (error) {
+          return { delivered: i, failed: { at: i, error } };
+        }
+      }
+    }
+    return { delivered: upTo, failed };
+  }
+
+  private async findFailing(batch: readonly RecordedEvent[]): Promise<Failed | null> {
+    for (let i = 0; i < batch.length; i++) {
+      try {
+        await this.publish(new CommittedEvents([batch[i]]));
+      } catch (error) {
+        return { at: i, error };
+      }
+    }
+    return null;
+  }
+
+  /** Publishes one message and resolves once every subscriber of its class has handled it. */
+  private async publish(message: Message): Promise<void> {
     const invocations: Array<Promise<unknown>> = [];
-    this.pending.set(committed, invocations);
+    this.pending.set(message, invocations);
     try {
       // The bus calls every handler synchronously from publish; their promises land in `invocations`.
-      this.eventBus.publish(committed);
+      this.eventBus.publish(message);
     } finally {
-      this.pending.delete(committed);
+      this.pending.delete(message);
     }
-    if (invocations.length < this.handlerCount) {
+    const expected = this.handlerCounts.get(message.constructor)!;
+    if (invocations.length < expected) {
       throw new Error(
-        `only ${invocations.length} of ${this.handlerCount} subscribers received the event: ` +
+        `only ${invocations.length} of ${expected} subscribers received the events: ` +
           'the event bus is not ready or is shutting down',
       );
     }
@@ -197,34 +235,39 @@ export class SubscriptionRunner implements OnApplicationBootstrap, OnModuleDestr
   }
 
   /**
-   * Finds the @EventsHandler(CommittedEvent) providers and wraps their `handle`, so that each
-   * call's promise is known to the delivery that caused it.
+   * Finds the @EventsHandler(CommittedEvent) and @EventsHandler(CommittedEvents) providers and
+   * wraps their `handle`, so that each call's promise is known to the delivery that caused it.
    */
   private wrapHandlers(): void {
     for (const wrapper of this.discovery.getProviders()) {
       const type = wrapper.metatype as unknown;
       if (typeof type !== 'function') continue;
-      const events: unknown[] = Reflect.getMetadata(EVENTS_HANDLER_METADATA, type) ?? [];
-      if (!events.includes(CommittedEvent)) continue;
+      const messages: unknown[] = Reflect.getMetadata(EVENTS_HANDLER_METADATA, type) ?? [];
+      const taken = [...this.handlerCounts.keys()].filter((message) => messages.includes(message));
+      if (taken.length === 0) continue;
+      if (taken.length > 1) {
+        throw new Error(`subscriber ${type.name} takes both CommittedEvent and CommittedEvents: it would get every event twice`);
+      }
       if (!wrapper.isDependencyTreeStatic() || !wrapper.instance) {
         throw new Error(
           `subscriber ${type.name} must be a singleton (default scope): the subscription waits for each handler it calls`,
         );
       }
-      const instance = wrapper.instance as IEventHandler<CommittedEvent>;
+      const instance = wrapper.instance as IEventHandler<Message>;
       const handle = instance.handle.bind(instance);
-      instance.handle = (committed: CommittedEvent) => {
+      instance.handle = (message: Message) => {
         let result: Promise<unknown>;
         try {
-          result = Promise.resolve(handle(committed));
+          result = Promise.resolve(handle(message));
         } catch (error) {
           result = Promise.reject(error);
         }
-        this.pending.get(committed)?.push(result);
+        this.pending.get(message)?.push(result);
         return result as Promise<void>;
       };
-      this.handlerCount++;
+      this.handlerCounts.set(taken[0], this.handlerCounts.get(taken[0])! + 1);
     }
-    this.logger.log(`${this.handlerCount} subscriber(s) receive committed events`);
+    const count = [...this.handlerCounts.values()].reduce((a, b) => a + b, 0);
+    this.logger.log(`${count} subscriber(s) receive committed events`);
   }
 }

@@ -170,6 +170,37 @@ export function readModelStoreContract(name: string, open: () => Promise<OpenedR
       assert.deepEqual(await store.get(healthy, 'a'), { id: 'a', count: 3, positions: [2, 4, 6] });
     });
 
+    it('applies several projections in one transaction, all or nothing', async () => {
+      const first = fresh();
+      const second = fresh();
+      await store.prepare(first);
+      await store.prepare(second);
+      await store.apply(second, range(1, 2, ['x']), 2);
+      const applied = await store.applyEach([
+        { projection: first, events: range(1, 4, ['a', 'b']), upTo: 5 },
+        { projection: second, events: range(1, 4, ['x']), upTo: 4 },
+      ]);
+      assert.deepEqual(applied, [
+        { position: 5, generation: 0 },
+        { position: 4, generation: 0 },
+      ]);
+      assert.deepEqual(await store.get(first, 'a'), { id: 'a', count: 2, positions: [2, 4] });
+      assert.deepEqual(await store.get(second, 'x'), { id: 'x', count: 4, positions: [1, 2, 3, 4] }, 'events before its checkpoint skipped');
+
+      // The second one fails on an event: neither moves.
+      const failing = countersProjection(second.name, 1, 6);
+      await assert.rejects(
+        store.applyEach([
+          { projection: first, events: range(6, 7, ['a']), upTo: 7 },
+          { projection: failing, events: range(5, 7, ['x']), upTo: 7 },
+        ]),
+        /evolve fails at 6/,
+      );
+      assert.equal((await store.checkpoint(first)).position, 5);
+      assert.equal((await store.checkpoint(second)).position, 4);
+      assert.deepEqual(await store.get(first, 'a'), { id: 'a', count: 2, positions: [2, 4] });
+    });
+
     it('keeps each version of a projection in its own table and checkpoint', async () => {
       const name = `contract_${run}_${++views}`;
       const v1 = countersProjection(name, 1);

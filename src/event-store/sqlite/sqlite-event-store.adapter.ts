@@ -164,7 +164,7 @@ export class SqliteEventStore implements EventStore {
   }
 
   async readAll({ after, limit, eventTypes }: ReadAllOptions): Promise<RecordedEvent[]> {
-    const recent = this.fromTail(after, limit, eventTypes);
+    const recent = this.db.open ? this.fromTail(after, limit, eventTypes) : null;
     if (recent) return recent;
     const rows = this.guard(() =>
       eventTypes

@@ -1,4 +1,5 @@
-import { Controller, Get, Inject, Logger, ServiceUnavailableException } from '@nestjs/common';
+import { Controller, Get, Inject, Logger, Req, ServiceUnavailableException } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
 import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { Public } from '../../auth/auth.guard';
@@ -56,7 +57,7 @@ export class HealthController {
   })
   @ApiOkResponse({ description: 'The instance can take traffic.', type: HealthReport })
   @ApiServiceUnavailableResponse({ description: 'The instance should get no traffic; the message says why.', type: RpcStatus })
-  async readiness() {
+  async readiness(@Req() request: FastifyRequest) {
     try {
       const report = await this.health.check([
         () =>
@@ -80,22 +81,22 @@ export class HealthController {
           return problems.length ? session.down({ problems, ...projections }) : session.up(projections);
         },
       ]);
-      this.changed(true);
+      this.changed(request.id, true);
       return report;
     } catch (error) {
       if (!(error instanceof ServiceUnavailableException)) throw error;
       const reasons = reasonsOf(error.getResponse());
-      this.changed(false, reasons);
+      this.changed(request.id, false, reasons);
       throw Errors.notReady(reasons);
     }
   }
 
-  /** Logs when readiness changes, not on every probe. */
-  private changed(ready: boolean, reasons = ''): void {
+  /** Logs when readiness changes, not on every probe, with the id of the probe that saw it. */
+  private changed(reqId: string, ready: boolean, reasons = ''): void {
     if (ready === this.ready) return;
     this.ready = ready;
-    if (ready) this.logger.log('ready again');
-    else this.logger.warn(`not ready: ${reasons}`);
+    if (ready) this.logger.log({ reqId, msg: 'ready again' });
+    else this.logger.warn({ reqId, msg: `not ready: ${reasons}` });
   }
 }
 

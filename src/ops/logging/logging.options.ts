@@ -1,5 +1,3 @@
-import { RequestMethod } from '@nestjs/common';
-import type { IncomingMessage } from 'node:http';
 import type { Params } from 'nestjs-pino';
 import pino from 'pino';
 import type { LogLevel } from '../../config/config';
@@ -24,16 +22,17 @@ export const REDACTED_PATHS = [
 
 /**
  * Structured JSON logs, one object a line, through nestjs-pino. Nest's own Logger calls go to the
- * same pino (main.ts: app.useLogger), and inside a request they carry its id (`reqId`).
+ * same pino (main.ts: app.useLogger).
  *
- * pino-http's own request line is off: ops-http.hooks.ts writes the one line a request, because it
- * knows the route pattern and the final status. Bodies and headers are never logged.
+ * No per-request middleware: pino-http's child logger per request and the async context that
+ * carries it cost about a tenth of a request's time (measured with `npm run bench`). The one line
+ * a request gets is written by ops.setup.ts, which knows the route pattern, the final status and
+ * the request id; the few logs written on behalf of a request (errors, readiness changes) name its
+ * id themselves. Bodies and headers are never logged.
  */
 export function loggerParams(level: LogLevel): Params {
   return {
-    // nestjs-pino's default, '{/*splat}', gets a leading slash from the Fastify adapter and then
-    // matches only '/': no request would carry its id in the logs written while it runs.
-    forRoutes: [{ path: '{*splat}', method: RequestMethod.ALL }],
+    forRoutes: [],
     pinoHttp: {
       level,
       name: 'mfa-service',
@@ -41,12 +40,6 @@ export function loggerParams(level: LogLevel): Params {
       formatters: { level: (label) => ({ level: label }) },
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
       autoLogging: false,
-      // In-request logs carry the request id only, not the request (its headers hold the token).
-      quietReqLogger: true,
-      // Fastify made the id (the caller's X-Request-Id or a UUID) and it is the events' correlation
-      // id; @fastify/middie copies it to the raw request.
-      genReqId: (req: IncomingMessage) => (req as IncomingMessage & { id?: string }).id ?? 'unknown',
-      customAttributeKeys: { reqId: 'reqId' },
     },
   };
 }

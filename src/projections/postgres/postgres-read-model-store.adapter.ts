@@ -17,6 +17,7 @@ import {
   DocumentProjection,
   EvolveError,
   ListOptions,
+  ProjectionBatch,
   ProjectionFailure,
   ReadModelStore,
   RebuildSupersededError,
@@ -164,17 +165,15 @@ export class PostgresReadModelStore implements ReadModelStore {
 
   async apply(projection: DocumentProjection, events: readonly RecordedEvent[], upTo: number): Promise<number> {
     const view = viewKeyOf(projection);
-    return inTransaction(this.pool, `applying events to ${view}`, async (client) => {
-      const { active, position: stored } = await this.lockCheckpoint(client, view);
-      const { position, lastEventAt } = await this.applyEvents(client, projection, active, stored, events, upTo);
-      if (position !== stored || lastEventAt !== null) {
-        await client.query(
-          `UPDATE projection_checkpoints SET position = $2, last_event_at = coalesce($3, last_event_at), updated_at = $4
-           WHERE view = $1`,
-          [view, position, lastEventAt, this.now()],
-        );
-      }
-      return position;
+    return inTransaction(this.pool, `applying events to ${view}`, async (client) => (await this.applyToActive(client, projection, events, upTo)).position);
+  }
+
+  async applyEach(batches: readonly ProjectionBatch[]): Promise<Array<{ position: number; generation: number }>> {
+    const views = batches.map(({ projection }) => viewKeyOf(projection)).join(', ');
+    return inTransaction(this.pool, `applying events to ${views}`, async (client) => {
+      const applied: Array<{ position: number; generation: number }> = [];
+      for (const { projection, events, upTo } of batches) applied.push(await this.applyToActive(client, projection, events, upTo));
+      return applied;
     });
   }
 
@@ -273,6 +272,25 @@ export class PostgresReadModelStore implements ReadModelStore {
 
   async close(): Promise<void> {
     await this.pool.end().catch(() => undefined);
+  }
+
+  private async applyToActive(
+    client: PoolClient,
+    projection: DocumentProjection,
+    events: readonly RecordedEvent[],
+    upTo: number,
+  ): Promise<{ position: number; generation: number }> {
+    const view = viewKeyOf(projection);
+    const { active, position: stored } = await this.lockCheckpoint(client, view);
+    const { position, lastEventAt } = await this.applyEvents(client, projection, active, stored, events, upTo);
+    if (position !== stored || lastEventAt !== null) {
+      await client.query(
+        `UPDATE projection_checkpoints SET position = $2, last_event_at = coalesce($3, last_event_at), updated_at = $4
+         WHERE view = $1`,
+        [view, position, lastEventAt, this.now()],
+      );
+    }
+    return { position, generation: active };
   }
 
   /** Locks the view's checkpoint row for this transaction; the truth about the active generation. */

@@ -7,6 +7,7 @@ import {
   DocumentProjection,
   EvolveError,
   ListOptions,
+  ProjectionBatch,
   ProjectionFailure,
   ReadModelStore,
   RebuildSupersededError,
@@ -84,6 +85,11 @@ export class SqliteReadModelStore implements ReadModelStore {
   private readonly tables = new Map<string, TableStatements>();
   /** The active generation last seen per view, to forget the statements of older tables. */
   private readonly generations = new Map<string, number>();
+  /**
+   * Runs the work it is given in a transaction. Made once: better-sqlite3 builds a wrapper (and
+   * its nested-savepoint variants) per `transaction()` call, which cost more than a small apply.
+   */
+  private readonly transaction: Database.Transaction<(work: () => unknown) => unknown>;
 
   constructor(
     file: string,
@@ -103,6 +109,7 @@ export class SqliteReadModelStore implements ReadModelStore {
         cause: error,
       });
     }
+    this.transaction = this.db.transaction((work: () => unknown) => work());
     this.selectCheckpoint = this.db.prepare(
       'SELECT position, last_event_at, updated_at, generation, failure FROM projection_checkpoints WHERE view = ?',
     );
@@ -162,17 +169,11 @@ export class SqliteReadModelStore implements ReadModelStore {
   }
 
   async apply(projection: DocumentProjection, events: readonly RecordedEvent[], upTo: number): Promise<number> {
-    const view = viewKeyOf(projection);
-    return this.write(() => {
-      const row = this.selectCheckpoint.get(view);
-      if (!row) throw new Error(`read model ${view} is not prepared`);
-      this.activeGeneration(projection);
-      const { position, lastEventAt } = this.applyEvents(projection, row.generation, row.position, events, upTo);
-      if (position !== row.position || lastEventAt !== null) {
-        this.updateCheckpoint.run(position, lastEventAt, this.now().getTime(), view);
-      }
-      return position;
-    });
+    return this.write(() => this.applyToActive(projection, events, upTo).position);
+  }
+
+  async applyEach(batches: readonly ProjectionBatch[]): Promise<Array<{ position: number; generation: number }>> {
+    return this.write(() => batches.map(({ projection, events, upTo }) => this.applyToActive(projection, events, upTo)));
   }
 
   async get<D>(projection: DocumentProjection<D>, id: string): Promise<D | null> {
@@ -261,6 +262,22 @@ export class SqliteReadModelStore implements ReadModelStore {
 
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
+  }
+
+  private applyToActive(
+    projection: DocumentProjection,
+    events: readonly RecordedEvent[],
+    upTo: number,
+  ): { position: number; generation: number } {
+    const view = viewKeyOf(projection);
+    const row = this.selectCheckpoint.get(view);
+    if (!row) throw new Error(`read model ${view} is not prepared`);
+    this.activeGeneration(projection);
+    const { position, lastEventAt } = this.applyEvents(projection, row.generation, row.position, events, upTo);
+    if (position !== row.position || lastEventAt !== null) {
+      this.updateCheckpoint.run(position, lastEventAt, this.now().getTime(), view);
+    }
+    return { position, generation: row.generation };
   }
 
   private applyToRebuild(
@@ -394,12 +411,12 @@ export class SqliteReadModelStore implements ReadModelStore {
 
   /** A write transaction; BEGIN IMMEDIATE so that two processes never deadlock upgrading a read lock. */
   private write<T>(work: () => T): T {
-    return this.guard(() => this.db.transaction(work).immediate());
+    return this.guard(() => this.transaction.immediate(work) as T);
   }
 
   /** A read transaction: the generation and its documents come from one snapshot. */
   private read<T>(work: () => T): T {
-    return this.guard(() => this.db.transaction(work).deferred());
+    return this.guard(() => this.transaction.deferred(work) as T);
   }
 
   private guard<T>(work: () => T): T {

@@ -2,7 +2,7 @@ import { Inject, Logger, OnModuleInit, Optional } from '@nestjs/common';
 import { EventsHandler, IEventHandler } from '@nestjs/cqrs';
 import { READ_MODEL_STORE, ReadModelStore } from '../../projections/read-model-store.port';
 import { CLOCK, Clock, systemClock } from '../../shared/clock';
-import { CommittedEvent } from '../committed.event';
+import { CommittedEvents } from '../committed.event';
 import { securityNotificationsView } from './security-notifications.view';
 
 /**
@@ -13,11 +13,12 @@ const HISTORY_MS = 5 * 60_000;
 
 /**
  * Records every removal of an OTP Email factor, with who removed it and when, for admins to
- * review, and logs it. Idempotent by event position: a second delivery of the same event finds
- * its row written and does nothing.
+ * review, and logs it, one transaction per delivered batch. Idempotent by event position: the
+ * view's checkpoint moves with its rows, so a second delivery of an event finds it behind the
+ * checkpoint and neither writes nor logs it again.
  */
-@EventsHandler(CommittedEvent)
-export class SecurityNotificationsSubscriber implements IEventHandler<CommittedEvent>, OnModuleInit {
+@EventsHandler(CommittedEvents)
+export class SecurityNotificationsSubscriber implements IEventHandler<CommittedEvents>, OnModuleInit {
   private readonly logger = new Logger('SecurityNotifications');
   private readonly types = new Set(securityNotificationsView.eventTypes);
 
@@ -30,16 +31,21 @@ export class SecurityNotificationsSubscriber implements IEventHandler<CommittedE
     await this.readModels.prepare(securityNotificationsView);
   }
 
-  async handle({ event }: CommittedEvent): Promise<void> {
-    if (!this.types.has(event.type)) return;
+  async handle({ events }: CommittedEvents): Promise<void> {
+    if (!events.some((event) => this.types.has(event.type))) return;
+    // A redelivery is neither written nor logged again.
     const { position } = await this.readModels.checkpoint(securityNotificationsView);
-    if (event.position <= position) return;
-    await this.readModels.apply(securityNotificationsView, [event], event.position);
-    const notification = securityNotificationsView.evolve(null, event)!;
-    const text =
-      `security notification: OTP Email of user ${notification.userId} (organization ${notification.resourceOwner}) ` +
-      `was removed by ${notification.creator} at ${notification.creationDate} (request ${notification.correlationId})`;
-    if (this.clock.now().getTime() - event.createdAt.getTime() > HISTORY_MS) this.logger.debug(text);
-    else this.logger.log(text);
+    const removals = events.filter((event) => this.types.has(event.type) && event.position > position);
+    if (removals.length === 0) return;
+    await this.readModels.apply(securityNotificationsView, removals, removals[removals.length - 1].position);
+    const now = this.clock.now().getTime();
+    for (const event of removals) {
+      const notification = securityNotificationsView.evolve(null, event)!;
+      const text =
+        `security notification: OTP Email of user ${notification.userId} (organization ${notification.resourceOwner}) ` +
+        `was removed by ${notification.creator} at ${notification.creationDate} (request ${notification.correlationId})`;
+      if (now - event.createdAt.getTime() > HISTORY_MS) this.logger.debug(text);
+      else this.logger.log(text);
+    }
   }
 }
