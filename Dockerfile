@@ -39,4 +39,6 @@ EXPOSE 8080 8081
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # node is PID 1 and handles SIGTERM itself: it finishes the requests in flight, then exits.
-CMD ["node", "dist/src/main.js"]
+# The heap limits (as in `npm run start:prod`) keep the process under 300 MB resident under full
+# load; without them V8 lets the heap grow lazily to well over that (BENCHMARKS.md).
+CMD ["node", "--max-old-space-size=224", "--max-semi-space-size=32", "dist/src/main.js"]

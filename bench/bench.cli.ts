@@ -27,7 +27,7 @@ latency percentiles and the service's rate relative to the bare endpoint's.
                       postgres://postgres@127.0.0.1:5432/postgres); a database of its own is made
                       and dropped after the run
   --cpu-prof DIR      write a CPU profile of the service into DIR
-  --node-args "A B"   extra node options for the service process (e.g. "--max-semi-space-size=32")
+  --node-args="A B"   extra node options for the service process (e.g. --node-args="--max-semi-space-size=32")
   --json FILE         also write the whole report as JSON
   --keep              keep the data folder (and database) afterwards`;
 

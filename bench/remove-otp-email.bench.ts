@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
@@ -31,6 +31,18 @@ export interface BenchOptions {
 
 const DIST = resolve(__dirname, '..');
 const MAIN_JS = join(DIST, 'src/main.js');
+
+/**
+ * The node options the service runs with in production (`npm run start:prod`, and the same in
+ * `npm start` and the Dockerfile): the bench measures the service as it is deployed.
+ */
+export function productionNodeArgs(): string[] {
+  const packageJson = JSON.parse(readFileSync(join(DIST, '..', 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  const script = packageJson.scripts['start:prod'] ?? '';
+  const match = /^node((?:\s+--\S+)*)\s+dist\/src\/main\.js$/.exec(script.trim());
+  if (!match) throw new Error(`package.json's start:prod is not "node [--options] dist/src/main.js": ${script}`);
+  return match[1].split(/\s+/).filter(Boolean);
+}
 const BARE_JS = join(DIST, 'bench/bare-endpoint.app.js');
 const DRIVER_JS = join(DIST, 'bench/load.driver.js');
 const ORG = 'bench-org';
@@ -171,7 +183,7 @@ export async function runRemoveOtpEmailBench(options: BenchOptions): Promise<Ben
 
     // 3. The service on the seeded store; its start includes catching the read models up.
     const startAt = Date.now();
-    const nodeArgs = [...(options.nodeArgs ?? []), ...(options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(options.cpuProfDir)}`] : [])];
+    const nodeArgs = [...productionNodeArgs(), ...(options.nodeArgs ?? []), ...(options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(options.cpuProfDir)}`] : [])];
     server = await startListening(MAIN_JS, env, join(dataDir, 'service.log'), { timeoutMs: 600_000, nodeArgs });
     report.serverStartS = (Date.now() - startAt) / 1000;
     report.stages['service start (catching up)'] = report.serverStartS;
@@ -312,7 +324,7 @@ export function formatReport(report: BenchReport): string {
   const { options, machine: m } = report;
   const lines = [
     `mfa-service benchmark: backend ${options.backend}, stream length ${options.streamLength}, ` +
-      `${options.connections} connections, ${options.durationS} s per phase`,
+      `${options.connections} connections, ${options.durationS} s per phase; service: node ${[...productionNodeArgs(), ...(options.nodeArgs ?? [])].join(' ')}`,
     `machine: ${m.nproc} cores (${m.cpu}), ${m.memoryGb.toFixed(0)} GB, node ${m.node}, load average ${m.load}`,
     `seeded ${report.seeding.users} users, ${report.seeding.events} events in ${report.seeding.seconds.toFixed(1)} s; ` +
       `service ready in ${report.serverStartS.toFixed(1)} s (read models and subscribers caught up)`,

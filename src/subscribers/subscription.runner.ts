@@ -18,6 +18,12 @@ const RETRY_FIRST_MS = 1000;
 const RETRY_MAX_MS = 60_000;
 /** Besides notifications, the subscription looks at the log this often (events of other processes). */
 const POLL_MS = 5000;
+/**
+ * After a commit, the subscription waits this long before it reads: nobody waits for a
+ * subscriber, and under load the commits of this time go out as one batch (a few transactions
+ * for hundreds of events instead of a few for each commit's dozens).
+ */
+const GATHER_MS = 20;
 
 /** From @nestjs/cqrs: where @EventsHandler keeps the event classes a handler takes. */
 const EVENTS_HANDLER_METADATA = '__eventsHandler__';
@@ -68,6 +74,7 @@ export class SubscriptionRunner implements OnApplicationBootstrap, OnModuleDestr
   private unsubscribe: (() => void) | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private pollTimer: NodeJS.Timeout | null = null;
+  private gatherTimer: NodeJS.Timeout | null = null;
   private retryMs = RETRY_FIRST_MS;
 
   constructor(
@@ -89,7 +96,7 @@ export class SubscriptionRunner implements OnApplicationBootstrap, OnModuleDestr
         `subscribers had stopped at position ${checkpoint.failure.position} (${checkpoint.failure.message}); trying again`,
       );
     }
-    this.unsubscribe = this.events.onAppended(() => void this.catchUp());
+    this.unsubscribe = this.events.onAppended(() => this.gather());
     this.pollTimer = setInterval(() => void this.catchUp(), POLL_MS);
     this.pollTimer.unref();
     // In the background: the cqrs module binds the handlers to the bus in this same phase, and a
@@ -102,6 +109,7 @@ export class SubscriptionRunner implements OnApplicationBootstrap, OnModuleDestr
     this.unsubscribe?.();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.pollTimer) clearInterval(this.pollTimer);
+    if (this.gatherTimer) clearTimeout(this.gatherTimer);
     await this.runs.settled();
   }
 
@@ -113,6 +121,14 @@ export class SubscriptionRunner implements OnApplicationBootstrap, OnModuleDestr
   async describe(): Promise<ViewStatus> {
     const status = await viewStatusOf(this.events, this.readModels, eventBusSubscription, this.clock.now());
     return { ...status, name: EVENT_BUS_SUBSCRIPTION };
+  }
+
+  private gather(): void {
+    if (this.gatherTimer || this.stopped) return;
+    this.gatherTimer = setTimeout(() => {
+      this.gatherTimer = null;
+      void this.catchUp();
+    }, GATHER_MS);
   }
 
   /** Delivers everything after the checkpoint; concurrent calls share one run. */

@@ -13,7 +13,7 @@ import { SnowflakeIdGenerator } from '../shared/id-generator';
 import { decideAddHumanUser } from './add-human-user/add-human-user.decide';
 import { decideAddOTPEmail } from './add-otp-email/add-otp-email.decide';
 import { decideRemoveOTPEmail } from './remove-otp-email/remove-otp-email.decide';
-import { CommandContext, UserCommandRunner } from './user-command.runner';
+import { CommandContext, USER_CACHE_CAPACITY, UserCommandRunner } from './user-command.runner';
 import { UserEventType, userStreamId } from './user.events';
 
 /**
@@ -63,7 +63,11 @@ describe('UserCommandRunner with cached users', () => {
 
   /** One service instance: a runner of its own (so a cache of its own) over the shared store. */
   const instance = (events: EventStore = store) =>
-    new UserCommandRunner(events, systemClock, new SnowflakeIdGenerator(systemClock), new ProjectionRunner(events, readModels, []));
+    new UserCommandRunner(events, systemClock, new SnowflakeIdGenerator(systemClock), new ProjectionRunner(events, readModels, []), null, {
+      capacity: USER_CACHE_CAPACITY,
+      // Every user cached, however short its stream: these tests are about the cache.
+      minEvents: 0,
+    });
 
   const addUser = async (runner: UserCommandRunner) => {
     const userId = `u${++users}`;
@@ -115,6 +119,27 @@ describe('UserCommandRunner with cached users', () => {
       if (o.status === 'rejected') assert.equal((o.reason as ServiceError).id, 'COMMAND-b312D');
     }
     assert.equal((await store.readStream(userStreamId(userId))).events.length, 4);
+  });
+
+  it('caches only users whose streams are long enough to be worth it', async () => {
+    const reads: Array<number | undefined> = [];
+    const recording = new Switchable(store);
+    recording.readStream = (streamId, options) => (reads.push(options?.fromRevision), store.readStream(streamId, options));
+    const withMinimum = (minEvents: number) =>
+      new UserCommandRunner(recording, systemClock, new SnowflakeIdGenerator(systemClock), new ProjectionRunner(recording, readModels, []), null, {
+        capacity: USER_CACHE_CAPACITY,
+        minEvents,
+      });
+    const short = withMinimum(4);
+    const userId = await addUser(short); // 2 events
+    await addOtp(short, userId); // 3 events: not cached
+    reads.length = 0;
+    await short.load(userId);
+    assert.deepEqual(reads, [undefined], 'a stream under the minimum is read from the start');
+    await removeOtp(short, userId); // 4 events: cached from here on
+    reads.length = 0;
+    await short.load(userId);
+    assert.deepEqual(reads, [3], 'a stream at the minimum is read from its cached revision');
   });
 
   it('reads the stream again from the start when the store no longer has the cached event', async () => {

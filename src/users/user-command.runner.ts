@@ -13,7 +13,7 @@ import { CLOCK, Clock } from '../shared/clock';
 import { ID_GENERATOR, IdGenerator } from '../shared/id-generator';
 import { Details, detailsOf } from './read-models/details';
 import { UserEvent, toUserEvent, userStreamId } from './user.events';
-import { UserStateCache } from './user-state.cache';
+import { CachedUser, UserStateCache } from './user-state.cache';
 import { UserState, evolveUser, initialUserState } from './user.state';
 
 /** The target of an authorisation check: a user that does not exist has no organization. */
@@ -27,6 +27,19 @@ export const MAX_ATTEMPTS = 10;
 
 /** Users whose state is kept between commands (under 1 KB each, so at most about 10 MB). */
 export const USER_CACHE_CAPACITY = 10_000;
+
+/**
+ * Only users with at least this many events are cached: reading a short stream again costs about
+ * what reading it from a cached revision does, and caching every user a busy service touches
+ * once churns the cache (and the garbage collector's old generation) for nothing.
+ */
+export const USER_CACHE_MIN_EVENTS = 64;
+
+export const USER_CACHE_OPTIONS = Symbol('UserCacheOptions');
+export interface UserCacheOptions {
+  capacity: number;
+  minEvents: number;
+}
 
 /** Who acts and on behalf of which request: it goes into every event's metadata. */
 export interface CommandContext {
@@ -65,7 +78,8 @@ export interface LoadedUser {
  */
 @Injectable()
 export class UserCommandRunner {
-  private readonly cache = new UserStateCache(USER_CACHE_CAPACITY);
+  private readonly cache: UserStateCache;
+  private readonly cacheFromRevision: number;
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -73,7 +87,12 @@ export class UserCommandRunner {
     @Inject(ID_GENERATOR) private readonly ids: IdGenerator,
     private readonly projections: ProjectionRunner,
     @Optional() @Inject(COMMAND_OBSERVER) private readonly observer: CommandObserver | null = null,
-  ) {}
+    @Optional() @Inject(USER_CACHE_OPTIONS)
+    { capacity, minEvents }: UserCacheOptions = { capacity: USER_CACHE_CAPACITY, minEvents: USER_CACHE_MIN_EVENTS },
+  ) {
+    this.cache = new UserStateCache(capacity);
+    this.cacheFromRevision = minEvents - 1;
+  }
 
   /**
    * The user as of the last event in the store. A cached state is a starting point: only the
@@ -106,7 +125,7 @@ export class UserCommandRunner {
         : { state, revision: read.revision, details: null };
     }
     const details = detailsOf(last);
-    this.cache.remember(userId, { state, revision: last.revision, eventId: last.eventId, details });
+    this.remember(userId, { state, revision: last.revision, eventId: last.eventId, details });
     return { state, revision: last.revision, details };
   }
 
@@ -135,7 +154,7 @@ export class UserCommandRunner {
         const result = await this.store.append(userStreamId(userId), revision, this.toNew(events, context));
         const last = result.events[result.events.length - 1];
         const details = detailsOf(last);
-        this.cache.remember(userId, { state: events.reduce(evolveUser, state), revision: result.revision, eventId: last.eventId, details });
+        this.remember(userId, { state: events.reduce(evolveUser, state), revision: result.revision, eventId: last.eventId, details });
         await this.projections.waitFor(result.position);
         return { details, appended: result.events.length };
       } catch (error) {
@@ -146,6 +165,10 @@ export class UserCommandRunner {
         await sleep(Math.floor(Math.random() * attempt * 2));
       }
     }
+  }
+
+  private remember(userId: string, entry: CachedUser): void {
+    if (entry.revision >= this.cacheFromRevision) this.cache.remember(userId, entry);
   }
 
   toNew(events: readonly UserEvent[], { caller, correlationId }: CommandContext): NewEvent[] {
