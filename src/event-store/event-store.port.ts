@@ -58,6 +58,13 @@ export interface ReadStreamOptions {
    * skip the events before it themselves.
    */
   fromRevision?: number;
+  /**
+   * At most this many events, from `fromRevision` on (all when absent): a long stream is read a
+   * page at a time, so its events need not all be in memory at once. When the answer holds this
+   * many, the stream may go on: read again from the last one's revision + 1. An adapter may
+   * return more (the whole stream, even); callers skip what they have.
+   */
+  maxCount?: number;
 }
 
 export interface ReadAllOptions {

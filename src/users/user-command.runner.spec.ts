@@ -135,11 +135,42 @@ describe('UserCommandRunner with cached users', () => {
     await addOtp(short, userId); // 3 events: not cached
     reads.length = 0;
     await short.load(userId);
-    assert.deepEqual(reads, [undefined], 'a stream under the minimum is read from the start');
+    assert.deepEqual(reads, [0], 'a stream under the minimum is read from the start');
     await removeOtp(short, userId); // 4 events: cached from here on
     reads.length = 0;
     await short.load(userId);
     assert.deepEqual(reads, [3], 'a stream at the minimum is read from its cached revision');
+  });
+
+  it('folds a stream longer than one read, page by page', async () => {
+    const reads: Array<{ from?: number; count: number }> = [];
+    const recording = new Switchable(store);
+    recording.readStream = async (streamId, options) => {
+      const read = await store.readStream(streamId, options);
+      reads.push({ from: options?.fromRevision, count: read.events.length });
+      return read;
+    };
+    const userId = await addUser(instance());
+    // 2,498 more events: OTP Email added and removed in turn, ending added (revision 2,499).
+    const toggles = Array.from({ length: 2498 }, (_, i) => ({
+      eventId: `toggle-${userId}-${i}`,
+      type: i % 2 === 0 ? UserEventType.OTPEmailAdded : UserEventType.OTPEmailRemoved,
+      data: null,
+      metadata: { resourceOwner: 'org-1', creator: 'admin-1', correlationId: 'c-1' },
+      createdAt: new Date(),
+    }));
+    toggles.push({ ...toggles[0], eventId: `toggle-${userId}-last` });
+    toggles.splice(0, 1);
+    await store.append(userStreamId(userId), 1, toggles);
+    const loaded = await instance(recording).load(userId);
+    assert.equal(loaded.revision, 2499);
+    assert.equal(loaded.state.status === 'active' && loaded.state.otpEmail, true);
+    assert.equal(loaded.details?.sequence, '2500');
+    assert.deepEqual(reads, [
+      { from: 0, count: 1000 },
+      { from: 1000, count: 1000 },
+      { from: 2000, count: 500 },
+    ]);
   });
 
   it('reads the stream again from the start when the store no longer has the cached event', async () => {

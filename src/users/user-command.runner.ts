@@ -22,6 +22,9 @@ export const targetOf = (userId: string, state: UserState) => ({
   orgId: state.status === 'absent' ? undefined : state.orgId,
 });
 
+/** Events read and folded at a time when a user is loaded. */
+const STREAM_PAGE = 1000;
+
 /** Attempts for one command before it answers 409 ABORTED. */
 export const MAX_ATTEMPTS = 10;
 
@@ -97,32 +100,45 @@ export class UserCommandRunner {
   /**
    * The user as of the last event in the store. A cached state is a starting point: only the
    * events from its revision on are read (that event again, to prove the store still has it).
+   * The stream is read and folded a page at a time, so a long one is never all in memory.
    */
   async load(userId: string): Promise<LoadedUser> {
     const cached = this.cache.get(userId);
-    const read = await this.store.readStream(userStreamId(userId), cached ? { fromRevision: cached.revision } : {});
-    let { events } = read;
-    let state = initialUserState;
-    if (cached) {
-      // An adapter may ignore fromRevision and return the whole stream: find the cached event.
-      const at = events.length ? cached.revision - events[0].revision : -1;
-      if (events[at]?.eventId !== cached.eventId) {
-        // Not the stream the cache knew (the store was replaced): start over from the first event.
+    let state = cached?.state ?? initialUserState;
+    let last: RecordedEvent | undefined;
+    // The revision the next page starts at; a cached state's own event is read again first.
+    let next = cached ? cached.revision : 0;
+    for (;;) {
+      const read = await this.store.readStream(userStreamId(userId), { fromRevision: next, maxCount: STREAM_PAGE });
+      let fresh = 0;
+      for (const recorded of read.events) {
+        // An adapter may ignore fromRevision and maxCount: skip what is folded already.
+        if (recorded.revision < next) continue;
+        if (cached && !last && recorded.revision === cached.revision) {
+          if (recorded.eventId !== cached.eventId) {
+            // Not the stream the cache knew (the store was replaced): start over from the first event.
+            this.cache.forget(userId);
+            return this.load(userId);
+          }
+          next = recorded.revision + 1;
+          continue;
+        }
+        if (cached && next === cached.revision) break; // the cached event is gone: handled below
+        const event = toUserEvent(recorded);
+        if (event) state = evolveUser(state, event);
+        last = recorded;
+        next = recorded.revision + 1;
+        fresh++;
+      }
+      if (cached && next === cached.revision) {
+        // The stream no longer has the cached event: start over from the first event.
         this.cache.forget(userId);
         return this.load(userId);
       }
-      events = events.slice(at + 1);
-      state = cached.state;
-    }
-    for (const recorded of events) {
-      const event = toUserEvent(recorded);
-      if (event) state = evolveUser(state, event);
-    }
-    const last: RecordedEvent | undefined = events[events.length - 1];
-    if (!last) {
-      return cached
-        ? { state, revision: cached.revision, details: cached.details }
-        : { state, revision: read.revision, details: null };
+      if (read.events.length < STREAM_PAGE || fresh === 0) {
+        if (!last) return cached ? { state, revision: cached.revision, details: cached.details } : { state, revision: read.revision, details: null };
+        break;
+      }
     }
     const details = detailsOf(last);
     this.remember(userId, { state, revision: last.revision, eventId: last.eventId, details });

@@ -8,7 +8,7 @@ import { loadOrCreateDevKey } from '../../src/auth/dev-signing-key';
 import { ALL_PROJECTIONS } from '../../src/projections/projection.registry';
 import { viewKeyOf } from '../../src/projections/read-model-store.port';
 import { Response, RunningServer, startServer, stopAll } from '../support/server';
-import { TEST_POSTGRES_URL, TestDatabase, createTestDatabase, postgresReachable } from './test-database';
+import { TEST_POSTGRES_URL, TestDatabase, createTestDatabase, skippedWithoutPostgres } from './test-database';
 
 const SERVER_URL = process.env.DATABASE_URL || TEST_POSTGRES_URL;
 /**
@@ -21,12 +21,7 @@ const RACERS = 12;
 
 /** Two service processes on one PostgreSQL database, as two replicas behind a load balancer. */
 describe('several instances on one PostgreSQL database', async () => {
-  if (SKIP || !(await postgresReachable(SERVER_URL))) {
-    const notice = `skipped: ${SKIP ?? `PostgreSQL not reachable at ${SERVER_URL}`}`;
-    console.log(`# ${notice}`);
-    it(notice, { skip: true }, () => undefined);
-    return;
-  }
+  if (await skippedWithoutPostgres(SERVER_URL, SKIP)) return;
 
   let database: TestDatabase;
   let sql: Client;

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
 import { Response, RunningServer, startServer, stopAll } from '../support/server';
 import { TcpProxy } from './tcp-proxy';
-import { TEST_POSTGRES_URL, TestDatabase, createTestDatabase, databaseUrl, postgresReachable } from './test-database';
+import { TEST_POSTGRES_URL, TestDatabase, createTestDatabase, databaseUrl, skippedWithoutPostgres } from './test-database';
 
 const SERVER_URL = process.env.DATABASE_URL || TEST_POSTGRES_URL;
 /**
@@ -26,12 +26,7 @@ function assertUnavailable(response: Response, what: string): void {
 
 /** The service between it and PostgreSQL a proxy the test cuts: the machine's server stays up. */
 describe('PostgreSQL outages', async () => {
-  if (SKIP || !(await postgresReachable(SERVER_URL))) {
-    const notice = `skipped: ${SKIP ?? `PostgreSQL not reachable at ${SERVER_URL}`}`;
-    console.log(`# ${notice}`);
-    it(notice, { skip: true }, () => undefined);
-    return;
-  }
+  if (await skippedWithoutPostgres(SERVER_URL, SKIP)) return;
 
   let database: TestDatabase;
   let proxy: TcpProxy;

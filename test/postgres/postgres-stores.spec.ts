@@ -13,7 +13,7 @@ import {
 } from '../../src/projections/postgres/postgres-read-model-store.adapter';
 import { newEvent } from '../store-contract/event-store.contract';
 import { TcpProxy } from './tcp-proxy';
-import { TEST_POSTGRES_URL, TestDatabase, createTestDatabase, postgresReachable } from './test-database';
+import { TEST_POSTGRES_URL, TestDatabase, createTestDatabase, skippedWithoutPostgres } from './test-database';
 
 /** Waits until `check` holds, or fails naming `what`. */
 async function eventually(what: string, check: () => boolean | Promise<boolean>, withinMs = 8000): Promise<void> {
@@ -26,12 +26,7 @@ async function eventually(what: string, check: () => boolean | Promise<boolean>,
 
 /** What only the PostgreSQL adapters promise, beyond the store contracts. */
 describe('PostgreSQL adapters', async () => {
-  if (!(await postgresReachable(TEST_POSTGRES_URL))) {
-    const notice = `skipped: PostgreSQL not reachable at ${TEST_POSTGRES_URL}`;
-    console.log(`# ${notice}`);
-    it(notice, { skip: true }, () => undefined);
-    return;
-  }
+  if (await skippedWithoutPostgres()) return;
 
   const databases: TestDatabase[] = [];
   const closers: Array<() => Promise<unknown>> = [];

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { it } from 'node:test';
 import { Client } from 'pg';
 
 /** The PostgreSQL server tests use: TEST_POSTGRES_URL, or the machine's own. */
@@ -58,4 +59,16 @@ export async function createTestDatabase(serverUrl = TEST_POSTGRES_URL): Promise
       await onServer(serverUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
     },
   };
+}
+
+/**
+ * For the top of an async describe: when PostgreSQL cannot serve this suite (`reason`, or the
+ * server does not answer), declares one skipped test that says why, prints it, and returns true.
+ */
+export async function skippedWithoutPostgres(url = TEST_POSTGRES_URL, reason: string | null = null): Promise<boolean> {
+  const why = reason ?? ((await postgresReachable(url)) ? null : `PostgreSQL not reachable at ${url} (set TEST_POSTGRES_URL)`);
+  if (!why) return false;
+  console.log(`# skipped: ${why}`);
+  it(`skipped: ${why}`, { skip: true }, () => undefined);
+  return true;
 }

@@ -256,6 +256,22 @@ export function eventStoreContract(name: string, open: () => Promise<OpenedEvent
       assert.equal((await store.readStream(stream(), { fromRevision: 1 })).revision, 'no_stream');
     });
 
+    it('reads a stream a page at a time', async () => {
+      const id = stream();
+      await store.append(id, 'no_stream', [0, 1, 2, 3, 4, 5, 6].map((n) => newEvent('contract.n', { n })));
+      const pages: number[][] = [];
+      for (const from of [0, 3, 6]) {
+        const page = await store.readStream(id, { fromRevision: from, maxCount: 3 });
+        // An adapter may return more than asked; never less.
+        pages.push(page.events.filter((e) => e.revision >= from).slice(0, 3).map((e) => e.data!.n as number));
+        if (from === 6) assert.equal(page.revision, 6, 'a short page ends at the stream\'s last revision');
+      }
+      assert.deepEqual(pages, [[0, 1, 2], [3, 4, 5], [6]]);
+      const past = await store.readStream(id, { fromRevision: 7, maxCount: 3 });
+      assert.deepEqual(past.events.filter((e) => e.revision >= 7), []);
+      assert.equal(past.revision, 6);
+    });
+
     it('reads all after a position, in order, up to a limit', async () => {
       const id = stream();
       const written = (

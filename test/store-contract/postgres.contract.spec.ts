@@ -1,17 +1,12 @@
-import { describe, it } from 'node:test';
+import { describe } from 'node:test';
 import { PostgresEventStore } from '../../src/event-store/postgres/postgres-event-store.adapter';
 import { PostgresReadModelStore } from '../../src/projections/postgres/postgres-read-model-store.adapter';
-import { TEST_POSTGRES_URL, createTestDatabase, postgresReachable } from '../postgres/test-database';
+import { createTestDatabase, skippedWithoutPostgres } from '../postgres/test-database';
 import { eventStoreContract } from './event-store.contract';
 import { readModelStoreContract } from './read-model-store.contract';
 
 describe('PostgreSQL stores', async () => {
-  if (!(await postgresReachable(TEST_POSTGRES_URL))) {
-    const notice = `skipped: PostgreSQL not reachable at ${TEST_POSTGRES_URL} (set TEST_POSTGRES_URL)`;
-    console.log(`# ${notice}`);
-    it(notice, { skip: true }, () => undefined);
-    return;
-  }
+  if (await skippedWithoutPostgres()) return;
 
   eventStoreContract('postgres', async () => {
     const database = await createTestDatabase();

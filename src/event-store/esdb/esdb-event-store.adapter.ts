@@ -28,6 +28,7 @@ import {
   ExpectedRevision,
   NewEvent,
   ReadAllOptions,
+  ReadStreamOptions,
   RecordedEvent,
   StoreUnavailableError,
   StreamRead,
@@ -157,17 +158,32 @@ export class EventStoreDbEventStore implements EventStore {
     return { revision: last, position, events: recorded };
   }
 
-  async readStream(streamId: string): Promise<StreamRead> {
+  async readStream(streamId: string, { fromRevision = 0, maxCount }: ReadStreamOptions = {}): Promise<StreamRead> {
     this.assertOpen();
     let resolved: ResolvedEvent[];
     try {
-      resolved = await collect<ResolvedEvent>(this.client.readStream(streamId));
+      resolved = await collect<ResolvedEvent>(
+        this.client.readStream(streamId, {
+          direction: FORWARDS,
+          fromRevision: fromRevision > 0 ? BigInt(fromRevision) : START,
+          ...(maxCount !== undefined ? { maxCount: BigInt(maxCount) } : {}),
+        }),
+      );
     } catch (error) {
       if (error instanceof StreamNotFoundError) return { events: [], revision: 'no_stream' };
       throw this.failure(`read ${streamId}`, error);
     }
     const events = resolved.flatMap((r) => (r.event ? [toRecorded(r.event as ClientEvent)] : []));
-    return { events, revision: events.length ? events[events.length - 1].revision : 'no_stream' };
+    if (events.length) return { events, revision: events[events.length - 1].revision };
+    if (fromRevision === 0) return { events, revision: 'no_stream' };
+    // Nothing at or after `fromRevision`: the answer still names the stream's last revision.
+    try {
+      const [last] = await collect<ResolvedEvent>(this.client.readStream(streamId, { direction: BACKWARDS, fromRevision: END, maxCount: 1n }));
+      return { events, revision: last?.event ? Number(last.event.revision) : 'no_stream' };
+    } catch (error) {
+      if (error instanceof StreamNotFoundError) return { events, revision: 'no_stream' };
+      throw this.failure(`read ${streamId}`, error);
+    }
   }
 
   async readAll({ after, limit, eventTypes }: ReadAllOptions): Promise<RecordedEvent[]> {

@@ -219,8 +219,9 @@ export class PostgresEventStore implements EventStore {
     const rows = await query<EventRow>(
       this.pool,
       'reading a stream',
-      `SELECT ${COLUMNS} FROM events WHERE stream_id = $1 AND revision >= $2 ORDER BY revision`,
-      [streamId, from],
+      `SELECT ${COLUMNS} FROM events WHERE stream_id = $1 AND revision >= $2 ORDER BY revision LIMIT $3`,
+      // LIMIT NULL: no limit.
+      [streamId, from, options.maxCount ?? null],
     );
     const events = rows.map(toRecorded);
     if (events.length) return { events, revision: events[events.length - 1].revision };

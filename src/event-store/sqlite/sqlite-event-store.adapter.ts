@@ -113,7 +113,7 @@ export class SqliteEventStore implements EventStore {
   private tail: RecordedEvent[] = [];
 
   private readonly headOf: Database.Statement<[string], { revision: number }>;
-  private readonly selectStream: Database.Statement<[string, number], EventRow>;
+  private readonly selectStream: Database.Statement<[string, number, number], EventRow>;
   private readonly selectAll: Database.Statement<[number, number], EventRow>;
   /** Per number of types asked for: see ofTypes. */
   private readonly selectAllOfTypes = new Map<number, Database.Statement<unknown[], EventRow>>();
@@ -136,8 +136,8 @@ export class SqliteEventStore implements EventStore {
       'SELECT revision FROM events WHERE stream_id = ? ORDER BY revision DESC LIMIT 1',
     );
     this.selectStream = this.db
-      .prepare<[string, number], EventRow>(
-        `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision`,
+      .prepare<[string, number, number], EventRow>(
+        `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?`,
       )
       .raw();
     this.selectAll = this.db
@@ -161,7 +161,8 @@ export class SqliteEventStore implements EventStore {
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<StreamRead> {
     const from = options.fromRevision ?? 0;
-    const rows = this.guard(() => this.selectStream.all(streamId, from));
+    // LIMIT -1: no limit.
+    const rows = this.guard(() => this.selectStream.all(streamId, from, options.maxCount ?? -1));
     if (rows.length === 0 && from > 0) {
       const head = this.guard(() => this.headOf.get(streamId));
       return { events: [], revision: head ? head.revision : 'no_stream' };
