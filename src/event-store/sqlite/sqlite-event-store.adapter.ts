@@ -339,7 +339,13 @@ class WorkerWriter implements BatchWriter {
   private failure: string | null = null;
 
   constructor(file: string) {
-    this.worker = new Worker(join(__dirname, 'sqlite-append.worker.js'), { workerData: { file } });
+    this.worker = new Worker(join(__dirname, 'sqlite-append.worker.js'), {
+      workerData: { file },
+      // The writer holds a batch at a time: its own heap limits, not the service's (the heap flags
+      // the service runs with are process-wide and would give the thread a young generation of
+      // the main thread's size).
+      resourceLimits: { maxYoungGenerationSizeMb: 16, maxOldGenerationSizeMb: 64 },
+    });
     this.worker.unref();
     this.opened = new Promise((ready) => {
       this.worker.on('message', (reply: WriterReply) => {
