@@ -41,4 +41,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
 # node is PID 1 and handles SIGTERM itself: it finishes the requests in flight, then exits.
 # The heap limits (as in `npm run start:prod`) keep the process under 300 MB resident under full
 # load; without them V8 lets the heap grow lazily to well over that (BENCHMARKS.md).
-CMD ["node", "--max-old-space-size=224", "--max-semi-space-size=32", "dist/src/main.js"]
+CMD ["node", "--max-old-space-size=192", "--max-semi-space-size=32", "dist/src/main.js"]

@@ -13,7 +13,7 @@ import { SnowflakeIdGenerator } from '../shared/id-generator';
 import { decideAddHumanUser } from './add-human-user/add-human-user.decide';
 import { decideAddOTPEmail } from './add-otp-email/add-otp-email.decide';
 import { decideRemoveOTPEmail } from './remove-otp-email/remove-otp-email.decide';
-import { CommandContext, USER_CACHE_CAPACITY, UserCommandRunner } from './user-command.runner';
+import { CommandContext, STREAM_PAGE, USER_CACHE_CAPACITY, UserCommandRunner } from './user-command.runner';
 import { UserEventType, userStreamId } from './user.events';
 
 /**
@@ -166,10 +166,11 @@ describe('UserCommandRunner with cached users', () => {
     assert.equal(loaded.revision, 2499);
     assert.equal(loaded.state.status === 'active' && loaded.state.otpEmail, true);
     assert.equal(loaded.details?.sequence, '2500');
+    // Full pages of STREAM_PAGE events, then the short one that ends the stream.
+    const full = Math.floor(2500 / STREAM_PAGE);
     assert.deepEqual(reads, [
-      { from: 0, count: 1000 },
-      { from: 1000, count: 1000 },
-      { from: 2000, count: 500 },
+      ...Array.from({ length: full }, (_, i) => ({ from: i * STREAM_PAGE, count: STREAM_PAGE })),
+      { from: full * STREAM_PAGE, count: 2500 - full * STREAM_PAGE },
     ]);
   });
 

@@ -23,7 +23,7 @@ export const targetOf = (userId: string, state: UserState) => ({
 });
 
 /** Events read and folded at a time when a user is loaded. */
-const STREAM_PAGE = 1000;
+export const STREAM_PAGE = 256;
 
 /** Attempts for one command before it answers 409 ABORTED. */
 export const MAX_ATTEMPTS = 10;
