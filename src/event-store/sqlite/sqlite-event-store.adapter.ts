@@ -35,6 +35,11 @@ const MIGRATIONS: readonly string[] = [
 
 /** Appends in one transaction at most; more wait for the next one. */
 const MAX_BATCH = 2000;
+/**
+ * Up to this many types, a read by type takes one index range per type (see ofTypes); with more,
+ * it walks the log instead, as one statement of many ranges would cost more to prepare and keep.
+ */
+const MAX_TYPE_RANGES = 8;
 /** Events this store appended last, kept to answer readAll without the database (see `tail`). */
 const TAIL_EVENTS = 2048;
 /** Page cache of the reading connection (KiB): the indexes a stream read walks stay in memory. */
@@ -115,6 +120,8 @@ export class SqliteEventStore implements EventStore {
   private readonly headOf: Database.Statement<[string], { revision: number }>;
   private readonly selectStream: Database.Statement<[string, number, number], EventRow>;
   private readonly selectAll: Database.Statement<[number, number], EventRow>;
+  /** More types than MAX_TYPE_RANGES: a walk along the log, filtered by type. */
+  private readonly selectAllOfManyTypes: Database.Statement<[number, string, number], EventRow>;
   /** Per number of types asked for: see ofTypes. */
   private readonly selectAllOfTypes = new Map<number, Database.Statement<unknown[], EventRow>>();
   private readonly selectHead: Database.Statement<[], { position: number | null }>;
@@ -145,6 +152,13 @@ export class SqliteEventStore implements EventStore {
       .raw();
 
     this.selectHead = this.db.prepare('SELECT MAX(position) AS position FROM events');
+    // `+type` keeps SQLite off the type index: this walks the log in position order and stops at the limit.
+    this.selectAllOfManyTypes = this.db
+      .prepare<[number, string, number], EventRow>(
+        `SELECT ${EVENT_COLUMNS} FROM events WHERE position > ? AND +type IN (SELECT value FROM json_each(?))
+         ORDER BY position LIMIT ?`,
+      )
+      .raw();
   }
 
   append(streamId: string, expected: ExpectedRevision, events: readonly NewEvent[]): Promise<AppendResult> {
@@ -177,6 +191,9 @@ export class SqliteEventStore implements EventStore {
     if (!eventTypes) return this.guard(() => this.selectAll.all(after, limit)).map(toRecorded);
     const types = [...new Set(eventTypes)];
     if (types.length === 0) return [];
+    if (types.length > MAX_TYPE_RANGES) {
+      return this.guard(() => this.selectAllOfManyTypes.all(after, JSON.stringify(types), limit)).map(toRecorded);
+    }
     return this.guard(() => this.ofTypes(types.length).all(...types.flatMap((type) => [type, after, limit]), limit)).map(toRecorded);
   }
 
