@@ -36,7 +36,7 @@ const MAIN_JS = join(DIST, 'src/main.js');
  * The node options the service runs with in production (`npm run start:prod`, and the same in
  * `npm start` and the Dockerfile): the bench measures the service as it is deployed.
  */
-export function productionNodeArgs(): string[] {
+function productionNodeArgs(): string[] {
   const packageJson = JSON.parse(readFileSync(join(DIST, '..', 'package.json'), 'utf8')) as { scripts: Record<string, string> };
   const script = packageJson.scripts['start:prod'] ?? '';
   const match = /^node((?:\s+--\S+)*)\s+dist\/src\/main\.js$/.exec(script.trim());
@@ -80,6 +80,8 @@ export interface PhaseReport {
 
 export interface BenchReport {
   options: BenchOptions;
+  /** The node options the service ran with (start:prod's, then --node-args). */
+  serviceNodeArgs: string[];
   machine: { nproc: number; cpu: string; memoryGb: number; node: string; load: string };
   seeding: { users: number; events: number; seconds: number };
   serverStartS: number;
@@ -113,6 +115,7 @@ export async function runRemoveOtpEmailBench(options: BenchOptions): Promise<Ben
   };
   const report: BenchReport = {
     options,
+    serviceNodeArgs: [...productionNodeArgs(), ...(options.nodeArgs ?? [])],
     machine: machine(),
     seeding: { users: 0, events: 0, seconds: 0 },
     serverStartS: 0,
@@ -183,7 +186,7 @@ export async function runRemoveOtpEmailBench(options: BenchOptions): Promise<Ben
 
     // 3. The service on the seeded store; its start includes catching the read models up.
     const startAt = Date.now();
-    const nodeArgs = [...productionNodeArgs(), ...(options.nodeArgs ?? []), ...(options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(options.cpuProfDir)}`] : [])];
+    const nodeArgs = [...report.serviceNodeArgs, ...(options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(options.cpuProfDir)}`] : [])];
     server = await startListening(MAIN_JS, env, join(dataDir, 'service.log'), { timeoutMs: 600_000, nodeArgs });
     report.serverStartS = (Date.now() - startAt) / 1000;
     report.stages['service start (catching up)'] = report.serverStartS;
@@ -324,7 +327,7 @@ export function formatReport(report: BenchReport): string {
   const { options, machine: m } = report;
   const lines = [
     `mfa-service benchmark: backend ${options.backend}, stream length ${options.streamLength}, ` +
-      `${options.connections} connections, ${options.durationS} s per phase; service: node ${[...productionNodeArgs(), ...(options.nodeArgs ?? [])].join(' ')}`,
+      `${options.connections} connections, ${options.durationS} s per phase; service: node ${report.serviceNodeArgs.join(' ')}`,
     `machine: ${m.nproc} cores (${m.cpu}), ${m.memoryGb.toFixed(0)} GB, node ${m.node}, load average ${m.load}`,
     `seeded ${report.seeding.users} users, ${report.seeding.events} events in ${report.seeding.seconds.toFixed(1)} s; ` +
       `service ready in ${report.serverStartS.toFixed(1)} s (read models and subscribers caught up)`,

@@ -64,18 +64,16 @@ function answerClientError(error: Error & { code?: string }, socket: Duplex): vo
  * before app.init(), so that the rate limit's hook reaches every route.
  */
 export async function installOps(app: NestFastifyApplication, config: Config): Promise<void> {
+  const fastify = app.getHttpAdapter().getInstance();
   const headers = securityHeaders({
     // The service may run behind a proxy that ends TLS, or on plain HTTP in development: upgrading
     // /docs' scripts to https would break the page there.
     contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
   });
-  app
-    .getHttpAdapter()
-    .getInstance()
-    .addHook('onRequest', (_request, reply, done) => {
-      reply.headers(headers);
-      done();
-    });
+  fastify.addHook('onRequest', (_request, reply, done) => {
+    reply.headers(headers);
+    done();
+  });
   if (config.http.rateLimitPerMinute > 0) {
     const verifier = app.get(TokenVerifier);
     await app.register(rateLimit, {
@@ -87,7 +85,6 @@ export async function installOps(app: NestFastifyApplication, config: Config): P
       errorResponseBuilder: () => new HttpException('too many requests', HttpStatus.TOO_MANY_REQUESTS),
     });
   }
-  const fastify = app.getHttpAdapter().getInstance();
   limitJsonDepth(fastify);
   observeRequests(fastify, app.get(MetricsService));
 }

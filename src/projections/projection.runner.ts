@@ -243,11 +243,8 @@ export class ProjectionRunner implements OnApplicationShutdown {
         );
         behind.forEach((projection, i) => {
           const status = this.status.get(projection.name)!;
-          if (status.generation !== applied[i].generation) {
-            this.logger.log(`projection ${projection.name} now answers from generation ${applied[i].generation} (was ${status.generation})`);
-          }
+          this.answersFrom(projection, status, applied[i].generation);
           status.position = applied[i].position;
-          status.generation = applied[i].generation;
         });
       } catch (error) {
         if (error instanceof StoreUnavailableError) throw error;
@@ -269,19 +266,22 @@ export class ProjectionRunner implements OnApplicationShutdown {
   private async refresh(projection: DocumentProjection): Promise<void> {
     const status = this.status.get(projection.name)!;
     const checkpoint = await this.readModels.checkpoint(projection);
-    if (checkpoint.generation !== status.generation) {
-      this.logger.log(
-        `projection ${projection.name} now answers from generation ${checkpoint.generation} (was ${status.generation})`,
-      );
-    }
+    this.answersFrom(projection, status, checkpoint.generation);
     if (status.error && !checkpoint.failure) {
       this.logger.log(`projection ${projection.name} resumes: its failure was cleared by a rebuild`);
     }
-    status.generation = checkpoint.generation;
     status.position = checkpoint.position;
     status.failure = checkpoint.failure;
     status.error = checkpoint.failure?.message ?? null;
     status.failedAt = checkpoint.failure?.position ?? null;
+  }
+
+  /** Takes the active generation the store reported, saying so when another process switched it. */
+  private answersFrom(projection: DocumentProjection, status: ProjectionStatus, generation: number): void {
+    if (generation !== status.generation) {
+      this.logger.log(`projection ${projection.name} now answers from generation ${generation} (was ${status.generation})`);
+    }
+    status.generation = generation;
   }
 
   private async applyActive(

@@ -106,39 +106,33 @@ export class UserCommandRunner {
     const cached = this.cache.get(userId);
     let state = cached?.state ?? initialUserState;
     let last: RecordedEvent | undefined;
+    let revision: number | 'no_stream' = 'no_stream';
     // The revision the next page starts at; a cached state's own event is read again first.
     let next = cached ? cached.revision : 0;
     for (;;) {
       const read = await this.store.readStream(userStreamId(userId), { fromRevision: next, maxCount: STREAM_PAGE });
-      let fresh = 0;
-      for (const recorded of read.events) {
-        // An adapter may ignore fromRevision and maxCount: skip what is folded already.
-        if (recorded.revision < next) continue;
-        if (cached && !last && recorded.revision === cached.revision) {
-          if (recorded.eventId !== cached.eventId) {
-            // Not the stream the cache knew (the store was replaced): start over from the first event.
-            this.cache.forget(userId);
-            return this.load(userId);
-          }
-          next = recorded.revision + 1;
-          continue;
+      revision = read.revision;
+      // An adapter may ignore fromRevision and maxCount: skip what is folded already.
+      const events = read.events.filter((recorded) => recorded.revision >= next);
+      if (cached && next === cached.revision) {
+        if (events[0]?.revision !== cached.revision || events[0].eventId !== cached.eventId) {
+          // Not the stream the cache knew (the store was replaced): start over from the first event.
+          this.cache.forget(userId);
+          return this.load(userId);
         }
-        if (cached && next === cached.revision) break; // the cached event is gone: handled below
+        events.shift();
+        next = cached.revision + 1;
+      }
+      for (const recorded of events) {
         const event = toUserEvent(recorded);
         if (event) state = evolveUser(state, event);
         last = recorded;
         next = recorded.revision + 1;
-        fresh++;
       }
-      if (cached && next === cached.revision) {
-        // The stream no longer has the cached event: start over from the first event.
-        this.cache.forget(userId);
-        return this.load(userId);
-      }
-      if (read.events.length < STREAM_PAGE || fresh === 0) {
-        if (!last) return cached ? { state, revision: cached.revision, details: cached.details } : { state, revision: read.revision, details: null };
-        break;
-      }
+      if (read.events.length < STREAM_PAGE || events.length === 0) break;
+    }
+    if (!last) {
+      return cached ? { state, revision: cached.revision, details: cached.details } : { state, revision, details: null };
     }
     const details = detailsOf(last);
     this.remember(userId, { state, revision: last.revision, eventId: last.eventId, details });
