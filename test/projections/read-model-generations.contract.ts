@@ -7,13 +7,7 @@ import {
   ReadModelStore,
   RebuildSupersededError,
 } from '../../src/projections/read-model-store.port';
-
-export interface OpenedStore {
-  store: ReadModelStore;
-  /** Another client of the same store, as the CLI opens it beside the service. */
-  another(): Promise<ReadModelStore>;
-  cleanup(): Promise<void>;
-}
+import { OpenedReadModels } from '../store-contract/read-model-openers';
 
 interface Tally {
   id: string;
@@ -55,9 +49,9 @@ const positionsOf = (events: readonly RecordedEvent[], id: string) => events.fil
  * How every ReadModelStore keeps generations: reads and applies go to the active generation, a
  * rebuild fills the next one beside it and switches over atomically once it has caught up.
  */
-export function readModelGenerationsContract(name: string, open: () => Promise<OpenedStore>): void {
+export function readModelGenerationsContract(name: string, open: () => Promise<OpenedReadModels>): void {
   describe(`read model generations: ${name}`, () => {
-    let opened: OpenedStore;
+    let opened: OpenedReadModels;
     let store: ReadModelStore;
     const others: ReadModelStore[] = [];
     const run = randomUUID().slice(0, 8);

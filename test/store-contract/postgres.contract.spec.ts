@@ -1,8 +1,8 @@
 import { describe } from 'node:test';
 import { PostgresEventStore } from '../../src/event-store/postgres/postgres-event-store.adapter';
-import { PostgresReadModelStore } from '../../src/projections/postgres/postgres-read-model-store.adapter';
 import { createTestDatabase, skippedWithoutPostgres } from '../postgres/test-database';
 import { eventStoreContract } from './event-store.contract';
+import { openPostgresReadModels } from './read-model-openers';
 import { readModelStoreContract } from './read-model-store.contract';
 
 describe('PostgreSQL stores', async () => {
@@ -21,16 +21,5 @@ describe('PostgreSQL stores', async () => {
     };
   });
 
-  readModelStoreContract('postgres', async () => {
-    const database = await createTestDatabase();
-    const store = await PostgresReadModelStore.open(database.url);
-    return {
-      store,
-      another: () => PostgresReadModelStore.open(database.url),
-      async cleanup() {
-        await store.close();
-        await database.drop();
-      },
-    };
-  });
+  readModelStoreContract('postgres', openPostgresReadModels);
 });

@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteEventStore } from '../../src/event-store/sqlite/sqlite-event-store.adapter';
-import { SqliteReadModelStore } from '../../src/projections/sqlite/sqlite-read-model-store.adapter';
 import { eventStoreContract } from './event-store.contract';
+import { openSqliteReadModels } from './read-model-openers';
 import { readModelStoreContract } from './read-model-store.contract';
 
 /** A temporary folder per opened store, removed by its cleanup. */
@@ -25,15 +25,4 @@ eventStoreContract('sqlite', async () => {
   };
 });
 
-readModelStoreContract('sqlite', async () => {
-  const { file, remove } = tempFile('read-models.sqlite');
-  const store = new SqliteReadModelStore(file);
-  return {
-    store,
-    another: async () => new SqliteReadModelStore(file),
-    async cleanup() {
-      await store.close();
-      remove();
-    },
-  };
-});
+readModelStoreContract('sqlite', openSqliteReadModels);
