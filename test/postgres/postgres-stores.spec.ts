@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
-import { StoreUnavailableError } from '../../src/event-store/event-store.port';
+import { StoreUnavailableError, WrongExpectedRevisionError } from '../../src/event-store/event-store.port';
 import {
   EVENT_STORE_MIGRATIONS,
   PostgresEventStore,
@@ -128,6 +128,35 @@ describe('PostgreSQL adapters', async () => {
     assert.equal((await store.readStream('s-1')).events.length, 2);
     await assert.rejects(store.append('s-2', 'no_stream', [events[0]]), /reuses event ids already stored/);
     assert.equal((await store.readStream('s-2')).revision, 'no_stream');
+  });
+
+  it('commits a group in which a stream appears more than once in the order the appends were issued', async () => {
+    const { url } = await fresh();
+    const store = await openEvents(url);
+    await store.append('s-0', 'no_stream', [newEvent()]);
+    // Issued in one turn of the event loop: one group, in which s-1 needs two rounds and s-2 three.
+    const issued = [
+      store.append('s-1', 'no_stream', [newEvent()]),
+      store.append('s-2', 'no_stream', [newEvent(), newEvent()]),
+      store.append('s-1', 0, [newEvent()]),
+      store.append('s-0', 'no_stream', [newEvent()]),
+      store.append('s-2', 1, [newEvent()]),
+      store.append('s-2', 1, [newEvent()]),
+    ];
+    const outcomes = await Promise.allSettled(issued);
+    assert.deepEqual(
+      outcomes.map((o) => o.status),
+      ['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'rejected'],
+    );
+    assert.equal(((outcomes[3] as PromiseRejectedResult).reason as WrongExpectedRevisionError).actual, 0);
+    assert.equal(((outcomes[5] as PromiseRejectedResult).reason as WrongExpectedRevisionError).actual, 2);
+    const positions = outcomes.flatMap((o) => (o.status === 'fulfilled' ? o.value.events.map((e) => e.position) : []));
+    // Gap-free, in the order issued.
+    assert.deepEqual(positions, positions.map((_, i) => positions[0] + i));
+    assert.deepEqual((await store.readStream('s-1')).events.map((e) => e.revision), [0, 1]);
+    assert.deepEqual((await store.readStream('s-2')).events.map((e) => e.revision), [0, 1, 2]);
+    const all = await store.readAll({ after: 0, limit: 100 });
+    assert.deepEqual(all.map((e) => e.position), all.map((_, i) => i + 1));
   });
 
   it('fails with StoreUnavailableError while PostgreSQL is unreachable, and recovers by itself', async () => {
