@@ -13,6 +13,7 @@ import {
   StreamRead,
   WrongExpectedRevisionError,
 } from '../event-store.port';
+import { CommittedTail } from '../committed-tail';
 import {
   LOCK_NAMESPACE,
   Locks,
@@ -136,6 +137,9 @@ const GROUP_APPEND_SQL = `
          (SELECT min(position) FROM numbered WHERE numbered.ai = app.ai)::text AS first
   FROM app ORDER BY app.ai`;
 
+/** Events this instance appended last, kept to answer readAll without a query (see CommittedTail). */
+const TAIL_EVENTS = 2048;
+
 /** Stream reads in one statement at most; more go in the next. */
 const MAX_READS = 256;
 
@@ -190,7 +194,9 @@ function roundsOf(group: readonly PendingAppend[]): PendingAppend[][] {
  * rolled back and its appends run again one transaction each, so only the faulty one fails.
  *
  * New events: the transaction NOTIFYs the new head, which PostgreSQL delivers on commit to every
- * instance listening; this process tells its own listeners directly after the commit.
+ * instance listening; this process tells its own listeners directly after the commit, and its
+ * read models and subscribers read what it appended from the tail it keeps (CommittedTail), not
+ * from the table, as long as no other instance appended in between.
  */
 export class PostgresEventStore implements EventStore {
   readonly backend = 'postgres';
@@ -200,6 +206,7 @@ export class PostgresEventStore implements EventStore {
   private readonly listener: PostgresNotificationListener;
   private queue: PendingAppend[] = [];
   private reads: PendingRead[] = [];
+  private readonly tail = new CommittedTail(TAIL_EVENTS);
   private flushScheduled = false;
   private flushing: Promise<void> | null = null;
   private closed = false;
@@ -316,6 +323,8 @@ export class PostgresEventStore implements EventStore {
   }
 
   async readAll({ after, limit, eventTypes }: ReadAllOptions): Promise<RecordedEvent[]> {
+    const recent = this.closed ? null : this.tail.read(after, limit, eventTypes);
+    if (recent) return recent;
     const rows = eventTypes
       ? await query<EventRow>(
           this.pool,
@@ -373,15 +382,19 @@ export class PostgresEventStore implements EventStore {
       const group = this.queue.splice(0, this.maxGroup);
       const outcomes = await this.commitGroup(group);
       let last = 0;
+      const committed: RecordedEvent[] = [];
       group.forEach((pending, i) => {
         const outcome = outcomes[i];
         if ('result' in outcome) {
           last = Math.max(last, outcome.result.position);
+          committed.push(...outcome.result.events);
           pending.resolve(outcome.result);
         } else {
           pending.reject(outcome.error);
         }
       });
+      // A retried append answers events committed earlier: the gap they leave empties the tail.
+      this.tail.remember(committed);
       if (last > 0) this.tell(last);
     }
   }

@@ -14,6 +14,7 @@ import {
   StreamRead,
   WrongExpectedRevisionError,
 } from '../event-store.port';
+import { CommittedTail } from '../committed-tail';
 import type { WriterMessage, WriterReply } from './sqlite-append.worker';
 import { AppendRequest, BatchOutcome, SqliteAppendWriter, openEventsDatabase } from './sqlite-append.writer';
 
@@ -40,7 +41,7 @@ const MAX_BATCH = 2000;
  * it walks the log instead, as one statement of many ranges would cost more to prepare and keep.
  */
 const MAX_TYPE_RANGES = 8;
-/** Events this store appended last, kept to answer readAll without the database (see `tail`). */
+/** Events this store appended last, kept to answer readAll without the database (see CommittedTail). */
 const TAIL_EVENTS = 2048;
 /** Page cache of the reading connection (KiB): the indexes a stream read walks stay in memory. */
 const READ_CACHE_KIB = 8 * 1024;
@@ -109,13 +110,7 @@ export class SqliteEventStore implements EventStore {
   private flushScheduled = false;
   private writing: Promise<void> | null = null;
   private closed = false;
-  /**
-   * The events this store committed last, in position order and without a gap: the read models
-   * and subscribers read exactly these right after each commit, and get them from here instead of
-   * querying and parsing them again. Emptied whenever a commit does not follow on from it (another
-   * process wrote in between), so it never hides an event.
-   */
-  private tail: RecordedEvent[] = [];
+  private readonly tail = new CommittedTail(TAIL_EVENTS);
 
   private readonly headOf: Database.Statement<[string], { revision: number }>;
   private readonly selectStream: Database.Statement<[string, number, number], EventRow>;
@@ -186,7 +181,7 @@ export class SqliteEventStore implements EventStore {
   }
 
   async readAll({ after, limit, eventTypes }: ReadAllOptions): Promise<RecordedEvent[]> {
-    const recent = this.db.open ? this.fromTail(after, limit, eventTypes) : null;
+    const recent = this.db.open ? this.tail.read(after, limit, eventTypes) : null;
     if (recent) return recent;
     if (!eventTypes) return this.guard(() => this.selectAll.all(after, limit)).map(toRecorded);
     const types = [...new Set(eventTypes)];
@@ -262,7 +257,7 @@ export class SqliteEventStore implements EventStore {
         pending.reject(new Error(`append to ${pending.streamId} failed: ${result.message}`));
       }
     });
-    this.remember(committed);
+    this.tail.remember(committed);
     if (last > 0) for (const listener of this.listeners) listener(last);
   }
 
@@ -284,33 +279,6 @@ export class SqliteEventStore implements EventStore {
       this.selectAllOfTypes.set(count, statement);
     }
     return statement;
-  }
-
-  /**
-   * Events after `after` when the tail holds the very next one; null otherwise (the database
-   * answers). It may answer fewer than exist: another process may have committed after the tail.
-   */
-  private fromTail(after: number, limit: number, eventTypes?: readonly string[]): RecordedEvent[] | null {
-    const tail = this.tail;
-    if (tail.length === 0 || after < tail[0].position - 1 || after >= tail[tail.length - 1].position) return null;
-    const events: RecordedEvent[] = [];
-    for (let i = after + 1 - tail[0].position; i < tail.length && events.length < limit; i++) {
-      if (!eventTypes || eventTypes.includes(tail[i].type)) events.push(tail[i]);
-    }
-    return events;
-  }
-
-  private remember(committed: RecordedEvent[]): void {
-    if (committed.length === 0) return;
-    committed.sort((a, b) => a.position - b.position);
-    // Only a run without a gap can be kept, and only its last TAIL_EVENTS.
-    let from = committed.length - 1;
-    while (from > 0 && committed[from - 1].position === committed[from].position - 1) from--;
-    from = Math.max(from, committed.length - TAIL_EVENTS);
-    const last = this.tail[this.tail.length - 1];
-    if (from > 0 || (last && committed[0].position !== last.position + 1)) this.tail = [];
-    for (let i = from; i < committed.length; i++) this.tail.push(committed[i]);
-    if (this.tail.length > TAIL_EVENTS * 2) this.tail = this.tail.slice(-TAIL_EVENTS);
   }
 
   private guard<T>(read: () => T): T {
