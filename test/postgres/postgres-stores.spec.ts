@@ -130,6 +130,26 @@ describe('PostgreSQL adapters', async () => {
     assert.equal((await store.readStream('s-2')).revision, 'no_stream');
   });
 
+  it('never hides from readAll an event another instance appended between two of its own', async () => {
+    const { url } = await fresh();
+    const [store, other] = [await openEvents(url), await openEvents(url)];
+    const mine = await store.append('m-1', 'no_stream', [newEvent()]);
+    const theirs = await other.append('t-1', 'no_stream', [newEvent()]);
+    const mineAgain = await store.append('m-2', 'no_stream', [newEvent()]);
+    const read = await store.readAll({ after: 0, limit: 100 });
+    assert.deepEqual(
+      read.map((e) => e.position),
+      [mine.position, theirs.position, mineAgain.position],
+    );
+    // From what it keeps, the very events it appended; past them, what the other appended since.
+    assert.deepEqual(await store.readAll({ after: mineAgain.position - 1, limit: 100 }), mineAgain.events);
+    const later = await other.append('t-2', 'no_stream', [newEvent()]);
+    assert.deepEqual(
+      (await store.readAll({ after: mineAgain.position, limit: 100 })).map((e) => e.position),
+      [later.position],
+    );
+  });
+
   it('commits a group in which a stream appears more than once in the order the appends were issued', async () => {
     const { url } = await fresh();
     const store = await openEvents(url);
