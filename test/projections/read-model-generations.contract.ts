@@ -7,7 +7,7 @@ import {
   ReadModelStore,
   RebuildSupersededError,
 } from '../../src/projections/read-model-store.port';
-import { OpenedReadModels } from '../store-contract/read-model-openers';
+import { OpenedReadModels } from '../store-contract/store-openers';
 
 interface Tally {
   id: string;

@@ -1,6 +1,6 @@
 import { describe } from 'node:test';
 import { skippedWithoutPostgres } from '../postgres/test-database';
-import { openPostgresReadModels, openSqliteReadModels } from '../store-contract/read-model-openers';
+import { openPostgresReadModels, openSqliteReadModels } from '../store-contract/store-openers';
 import { readModelGenerationsContract } from './read-model-generations.contract';
 
 readModelGenerationsContract('sqlite', openSqliteReadModels);
