@@ -1,5 +1,8 @@
 import { RecordedEvent } from './event-store.port';
 
+/** How many events a tail keeps: a busy commit's worth many times over, in little memory. */
+const TAIL_EVENTS = 2048;
+
 /**
  * The events a store committed last, in position order and without a gap: the read models and
  * subscribers read exactly these right after each commit, and get them from here instead of
@@ -10,7 +13,7 @@ export class CommittedTail {
   private events: RecordedEvent[] = [];
 
   /** Keeps at most `capacity` events (and twice that between trims). */
-  constructor(private readonly capacity: number) {}
+  constructor(private readonly capacity = TAIL_EVENTS) {}
 
   /**
    * Events after `after` when the tail holds the very next one; null otherwise (the database

@@ -137,9 +137,6 @@ const GROUP_APPEND_SQL = `
          (SELECT min(position) FROM numbered WHERE numbered.ai = app.ai)::text AS first
   FROM app ORDER BY app.ai`;
 
-/** Events this instance appended last, kept to answer readAll without a query (see CommittedTail). */
-const TAIL_EVENTS = 2048;
-
 /** Stream reads in one statement at most; more go in the next. */
 const MAX_READS = 256;
 
@@ -206,7 +203,7 @@ export class PostgresEventStore implements EventStore {
   private readonly listener: PostgresNotificationListener;
   private queue: PendingAppend[] = [];
   private reads: PendingRead[] = [];
-  private readonly tail = new CommittedTail(TAIL_EVENTS);
+  private readonly tail = new CommittedTail();
   private flushScheduled = false;
   private flushing: Promise<void> | null = null;
   private closed = false;

@@ -41,8 +41,6 @@ const MAX_BATCH = 2000;
  * it walks the log instead, as one statement of many ranges would cost more to prepare and keep.
  */
 const MAX_TYPE_RANGES = 8;
-/** Events this store appended last, kept to answer readAll without the database (see CommittedTail). */
-const TAIL_EVENTS = 2048;
 /** Page cache of the reading connection (KiB): the indexes a stream read walks stay in memory. */
 const READ_CACHE_KIB = 8 * 1024;
 
@@ -110,7 +108,7 @@ export class SqliteEventStore implements EventStore {
   private flushScheduled = false;
   private writing: Promise<void> | null = null;
   private closed = false;
-  private readonly tail = new CommittedTail(TAIL_EVENTS);
+  private readonly tail = new CommittedTail();
 
   private readonly headOf: Database.Statement<[string], { revision: number }>;
   private readonly selectStream: Database.Statement<[string, number, number], EventRow>;
