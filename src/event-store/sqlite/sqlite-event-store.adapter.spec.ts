@@ -50,6 +50,19 @@ describe('SqliteEventStore', () => {
     assert.deepEqual(await store.readStream(`none-${randomUUID()}`, { fromRevision: 3 }), { events: [], revision: 'no_stream' });
   });
 
+  it('reads as many events as asked, for any number of different limits', async () => {
+    // The first limits get a statement each, the ones after are bound as a parameter: both count.
+    const id = `l-${randomUUID()}`;
+    await store.append(id, 'no_stream', Array.from({ length: 30 }, () => event()));
+    const whole = (await store.readStream(id)).events;
+    assert.equal(whole.length, 30);
+    for (const maxCount of [...Array.from({ length: 25 }, (_, n) => n), 1e9, -1]) {
+      const read = await store.readStream(id, { fromRevision: 2, maxCount });
+      const expected = maxCount < 0 ? 28 : Math.min(maxCount, 28);
+      assert.deepEqual(read.events, whole.slice(2, 2 + expected), `maxCount ${maxCount}`);
+    }
+  });
+
   it('answers readAll after its own commits exactly as the database does', async () => {
     const head = await store.headPosition();
     const a = `a-${randomUUID()}`;

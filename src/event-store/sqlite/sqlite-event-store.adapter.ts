@@ -84,6 +84,40 @@ interface BatchWriter {
   close(): Promise<void>;
 }
 
+/** Distinct LIMIT values that get a statement of their own; any further one is bound as a parameter. */
+const MAX_LIMITS = 16;
+
+/**
+ * One read statement per LIMIT value, the value written into its text. better-sqlite3 builds
+ * SQLite with STAT4, and SQLite then prepares a statement again every time a LIMIT parameter is
+ * bound (the value may change the plan): that was a quarter of a 10-event stream read, 9 of 36 µs.
+ * Callers use a few limits (a page of a stream, a batch of the log); none means no LIMIT.
+ */
+class StatementsByLimit {
+  private readonly byLimit = new Map<number, Database.Statement<unknown[], EventRow>>();
+  private bound: Database.Statement<unknown[], EventRow> | null = null;
+
+  /** `sql` ends where its LIMIT would go. */
+  constructor(
+    private readonly db: Database.Database,
+    private readonly sql: string,
+  ) {}
+
+  all(limit: number | undefined, ...params: unknown[]): EventRow[] {
+    const key = limit === undefined || limit < 0 ? -1 : limit;
+    let statement = this.byLimit.get(key);
+    if (!statement) {
+      if (!Number.isSafeInteger(key) || this.byLimit.size >= MAX_LIMITS) {
+        this.bound ??= this.db.prepare<unknown[], EventRow>(`${this.sql} LIMIT ?`).raw();
+        return this.bound.all(...params, key);
+      }
+      statement = this.db.prepare<unknown[], EventRow>(key < 0 ? this.sql : `${this.sql} LIMIT ${key}`).raw();
+      this.byLimit.set(key, statement);
+    }
+    return statement.all(...params);
+  }
+}
+
 /**
  * The embedded event store: one SQLite file in WAL mode with synchronous=FULL, so a commit is on
  * disk before it returns.
@@ -111,8 +145,8 @@ export class SqliteEventStore implements EventStore {
   private readonly tail = new CommittedTail();
 
   private readonly headOf: Database.Statement<[string], { revision: number }>;
-  private readonly selectStream: Database.Statement<[string, number, number], EventRow>;
-  private readonly selectAll: Database.Statement<[number, number], EventRow>;
+  private readonly selectStream: StatementsByLimit;
+  private readonly selectAll: StatementsByLimit;
   /** More types than MAX_TYPE_RANGES: a walk along the log, filtered by type. */
   private readonly selectAllOfManyTypes: Database.Statement<[number, string, number], EventRow>;
   /** Per number of types asked for: see ofTypes. */
@@ -135,14 +169,11 @@ export class SqliteEventStore implements EventStore {
     this.headOf = this.db.prepare(
       'SELECT revision FROM events WHERE stream_id = ? ORDER BY revision DESC LIMIT 1',
     );
-    this.selectStream = this.db
-      .prepare<[string, number, number], EventRow>(
-        `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?`,
-      )
-      .raw();
-    this.selectAll = this.db
-      .prepare<[number, number], EventRow>(`SELECT ${EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`)
-      .raw();
+    this.selectStream = new StatementsByLimit(
+      this.db,
+      `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision`,
+    );
+    this.selectAll = new StatementsByLimit(this.db, `SELECT ${EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position`);
 
     this.selectHead = this.db.prepare('SELECT MAX(position) AS position FROM events');
     // `+type` keeps SQLite off the type index: this walks the log in position order and stops at the limit.
@@ -168,8 +199,7 @@ export class SqliteEventStore implements EventStore {
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<StreamRead> {
     const from = options.fromRevision ?? 0;
-    // LIMIT -1: no limit.
-    const rows = this.guard(() => this.selectStream.all(streamId, from, options.maxCount ?? -1));
+    const rows = this.guard(() => this.selectStream.all(options.maxCount, streamId, from));
     if (rows.length === 0 && from > 0) {
       const head = this.guard(() => this.headOf.get(streamId));
       return { events: [], revision: head ? head.revision : 'no_stream' };
@@ -181,7 +211,7 @@ export class SqliteEventStore implements EventStore {
   async readAll({ after, limit, eventTypes }: ReadAllOptions): Promise<RecordedEvent[]> {
     const recent = this.db.open ? this.tail.read(after, limit, eventTypes) : null;
     if (recent) return recent;
-    if (!eventTypes) return this.guard(() => this.selectAll.all(after, limit)).map(toRecorded);
+    if (!eventTypes) return this.guard(() => this.selectAll.all(limit, after)).map(toRecorded);
     const types = [...new Set(eventTypes)];
     if (types.length === 0) return [];
     if (types.length > MAX_TYPE_RANGES) {
