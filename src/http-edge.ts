@@ -1,5 +1,5 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { MALFORMED_JSON } from './shared/validation';
 
 interface KnownRoute {
@@ -62,10 +62,15 @@ export const knownRoutesOf = (request: FastifyRequest): KnownRoutes | undefined 
  * - Any body is parsed as JSON (as ZITADEL's gateway does). A body that is not JSON is kept as a
  *   marker rather than failing here, so that a request without a token still answers 401 first.
  * - Routes are recorded so that the exception filter can answer 405 for a known path.
+ * - A refused body is drained rather than the connection closed (see keepConnectionToDrain).
  */
 export function installHttpEdge(app: NestFastifyApplication, routes: KnownRoutes): void {
   const fastify: FastifyInstance = app.getHttpAdapter().getInstance();
   fastify.decorate('knownRoutes', routes);
+  fastify.addHook('onError', (request, reply, _error, done) => {
+    keepConnectionToDrain(request, reply);
+    done();
+  });
   fastify.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) if (method !== 'HEAD') routes.add(method, route.url);
   });
@@ -79,6 +84,24 @@ export function installHttpEdge(app: NestFastifyApplication, routes: KnownRoutes
       done(null, error ? { [MALFORMED_JSON]: error.message } : parsed),
     );
   });
+}
+
+/** Request bodies up to this size that are refused before they were read are read and dropped. */
+export const DRAIN_LIMIT_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Fastify answers a body it refuses (too large, say) with `Connection: close`, before the client
+ * has sent all of it. Closing a socket with unread data makes the kernel send a reset, which can
+ * reach the client before it has read the answer: it then sees "connection reset" instead of the
+ * contract's 400. Up to DRAIN_LIMIT_BYTES the connection stays open instead, and Node reads and
+ * drops the rest of the body once the answer is sent (no more memory than a read buffer); larger
+ * bodies still close the connection rather than be received in full. An `onError` hook, so it
+ * holds for every route (REST, Connect) and costs nothing on a request that succeeds.
+ */
+function keepConnectionToDrain(request: FastifyRequest, reply: FastifyReply): void {
+  if (request.raw.complete || reply.getHeader('connection') !== 'close') return;
+  const declared = Number(request.headers['content-length']);
+  if (Number.isInteger(declared) && declared <= DRAIN_LIMIT_BYTES) reply.removeHeader('connection');
 }
 
 function splitUrl(url: string): [string, string] {

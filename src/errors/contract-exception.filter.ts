@@ -76,26 +76,8 @@ export class ContractExceptionFilter implements ExceptionFilter {
     } else if (error.code === StatusCode.UNAVAILABLE) {
       this.logger.warn(`request ${request.id}: the store is unavailable: ${describe(error.cause ?? exception)}`);
     }
-    keepConnectionToDrain(request, reply);
     void reply.status(error.httpStatus).header('content-type', 'application/json').send(errorBody(error));
   }
-}
-
-/** Request bodies up to this size that are refused before they were read are read and dropped. */
-export const DRAIN_LIMIT_BYTES = 16 * 1024 * 1024;
-
-/**
- * Fastify answers a body it refuses (too large, say) with `Connection: close`, before the client
- * has sent all of it. Closing a socket with unread data makes the kernel send a reset, which can
- * reach the client before it has read the answer: it then sees "connection reset" instead of the
- * contract's 400. Up to DRAIN_LIMIT_BYTES the connection stays open instead, and Node reads and
- * drops the rest of the body once the answer is sent (no more memory than a read buffer); larger
- * bodies still close the connection rather than be received in full.
- */
-function keepConnectionToDrain(request: FastifyRequest, reply: FastifyReply): void {
-  if (request.raw.complete || reply.getHeader('connection') !== 'close') return;
-  const declared = Number(request.headers['content-length']);
-  if (Number.isInteger(declared) && declared <= DRAIN_LIMIT_BYTES) reply.removeHeader('connection');
 }
 
 /** Fastify's `frameworkErrors`: errors found while routing, before Nest or the filter above see the request. */
