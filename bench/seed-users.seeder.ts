@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { v7 as uuidV7 } from 'uuid';
 import { EventStore, NewEvent } from '../src/event-store/event-store.port';
 import { UserEventType, userStreamId } from '../src/users/user.events';
 
@@ -31,7 +31,8 @@ export function userStream(userId: string, length: number, orgId: string, at: Da
   const metadata = { resourceOwner: orgId, creator: 'bench-seeder', correlationId: `seed-${userId}` };
   const email = `${userId}@bench.example.com`;
   const event = (type: string, data: Record<string, unknown> | null): NewEvent => ({
-    eventId: randomUUID(),
+    // As the service makes them (IdGenerator.eventId): the store's indexes look as they would.
+    eventId: uuidV7({ msecs: at.getTime() }),
     type,
     data,
     metadata,
