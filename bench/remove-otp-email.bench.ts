@@ -6,6 +6,7 @@ import { Client } from 'pg';
 import { signDevToken } from '../src/auth/token-verifier';
 import { loadConfig } from '../src/config/config';
 import { createEventStore } from '../src/event-store/event-store.factory';
+import { DiskProbe, STALL_MS, probeDisk } from './disk.probe';
 import { Latency, LoadResult, LoadSpec, LoadTarget } from './load.driver';
 import { ListeningProcess, cpuMsOf, memoryOf, runJson, startListening } from './process.support';
 import { seedUsers } from './seed-users.seeder';
@@ -48,6 +49,8 @@ const DRIVER_JS = join(DIST, 'bench/load.driver.js');
 const ORG = 'bench-org';
 /** Stream length of the sets measured as "short". */
 const SHORT = 10;
+/** Long enough to catch the stalls of a virtual disk that has them every second or two. */
+const DISK_PROBE_S = 5;
 /**
  * With 10-event streams each request takes a user of its own, so the users seeded bound the
  * requests measured. Seeding (and the service catching its read models up at start) is the slow
@@ -83,6 +86,8 @@ export interface BenchReport {
   /** The node options the service ran with (start:prod's, then --node-args). */
   serviceNodeArgs: string[];
   machine: { nproc: number; cpu: string; memoryGb: number; node: string; load: string };
+  /** The data folder's disk, probed before anything else runs. */
+  disk: DiskProbe | null;
   seeding: { users: number; events: number; seconds: number };
   serverStartS: number;
   phases: PhaseReport[];
@@ -117,6 +122,7 @@ export async function runRemoveOtpEmailBench(options: BenchOptions): Promise<Ben
     options,
     serviceNodeArgs: [...productionNodeArgs(), ...(options.nodeArgs ?? [])],
     machine: machine(),
+    disk: null,
     seeding: { users: 0, events: 0, seconds: 0 },
     serverStartS: 0,
     phases: [],
@@ -129,13 +135,18 @@ export async function runRemoveOtpEmailBench(options: BenchOptions): Promise<Ben
   let server: ListeningProcess | undefined;
   let bare: ListeningProcess | undefined;
   try {
+    // 0. The disk, while the machine is quiet: its stalls are part of every durable write's latency.
+    log(`disk: ${DISK_PROBE_S} s of 16 KiB writes, each waiting for fdatasync, in ${dataDir}`);
+    report.disk = probeDisk(dataDir, DISK_PROBE_S);
+    report.stages.disk = DISK_PROBE_S;
+    const bareAt = Date.now();
     // 1. The bare endpoint: the same framework in the same kind of process, measured in this run.
     bare = await startListening(BARE_JS, { PORT: '0', HOST: '127.0.0.1' }, join(dataDir, 'bare.log'));
     const fixed: LoadTarget = { kind: 'fixed', method: 'GET', path: '/bench/ping' };
     log(`bare endpoint: warm-up ${options.warmupS} s, then ${options.durationS} s`);
     await drive(bare.url, undefined, fixed, options, options.warmupS);
     report.phases.push(await measure(BARE_BEFORE, bare, () => drive(bare!.url, undefined, fixed, options)));
-    report.stages['bare endpoint'] = (Date.now() - runStart) / 1000;
+    report.stages['bare endpoint'] = (Date.now() - bareAt) / 1000;
 
     const bareRps = report.phases[0].result.rps;
     // The toggling load gives each connection users of its own, the same number each.
@@ -346,6 +357,7 @@ export function formatReport(report: BenchReport): string {
     `mfa-service benchmark: backend ${options.backend}, stream length ${options.streamLength}, ` +
       `${options.connections} connections, ${options.durationS} s per phase; service: node ${report.serviceNodeArgs.join(' ')}`,
     `machine: ${m.nproc} cores (${m.cpu}), ${m.memoryGb.toFixed(0)} GB, node ${m.node}, load average ${m.load}`,
+    ...(report.disk ? [formatDisk(report.disk)] : []),
     `seeded ${report.seeding.users} users, ${report.seeding.events} events in ${report.seeding.seconds.toFixed(1)} s; ` +
       `service ready in ${report.serverStartS.toFixed(1)} s (read models and subscribers caught up)`,
     '',
@@ -366,6 +378,14 @@ export function formatReport(report: BenchReport): string {
   lines.push('', 'goals:');
   for (const c of report.checks) lines.push(`  ${c.ok ? 'ok  ' : 'MISS'} ${c.goal}: ${c.value}`);
   return lines.join('\n');
+}
+
+function formatDisk(d: DiskProbe): string {
+  return (
+    `disk (data folder, idle): ${d.writes} writes of 16 KiB with fdatasync in ${d.seconds} s, ` +
+    `p50 ${d.p50Ms.toFixed(2)} ms, p99 ${d.p99Ms.toFixed(2)} ms, max ${d.maxMs.toFixed(1)} ms, ` +
+    `${d.stalls} over ${STALL_MS} ms (each such stall holds every request in flight)`
+  );
 }
 
 function machine(): BenchReport['machine'] {
