@@ -1,9 +1,11 @@
 import { closeSync, fdatasyncSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { percentile } from './load.driver';
 
 /** What the disk under a folder does with small durable writes, measured while nothing else runs. */
 export interface DiskProbe {
   seconds: number;
+  writeBytes: number;
   writes: number;
   p50Ms: number;
   p99Ms: number;
@@ -39,14 +41,14 @@ export function probeDisk(dir: string, seconds: number): DiskProbe {
     closeSync(fd);
     unlinkSync(file);
   }
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+  const sorted = Float64Array.from(latencies).sort();
   return {
     seconds,
-    writes: latencies.length,
-    p50Ms: at(0.5),
-    p99Ms: at(0.99),
-    maxMs: latencies[latencies.length - 1],
+    writeBytes: WRITE_BYTES,
+    writes: sorted.length,
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99),
+    maxMs: percentile(sorted, 100),
     stalls: latencies.filter((ms) => ms > STALL_MS).length,
   };
 }

@@ -136,7 +136,7 @@ export async function runRemoveOtpEmailBench(options: BenchOptions): Promise<Ben
   let bare: ListeningProcess | undefined;
   try {
     // 0. The disk, while the machine is quiet: its stalls are part of every durable write's latency.
-    log(`disk: ${DISK_PROBE_S} s of 16 KiB writes, each waiting for fdatasync, in ${dataDir}`);
+    log(`disk: ${DISK_PROBE_S} s of small writes, each waiting for fdatasync, in ${dataDir}`);
     report.disk = probeDisk(dataDir, DISK_PROBE_S);
     report.stages.disk = DISK_PROBE_S;
     const bareAt = Date.now();
@@ -382,7 +382,7 @@ export function formatReport(report: BenchReport): string {
 
 function formatDisk(d: DiskProbe): string {
   return (
-    `disk (data folder, idle): ${d.writes} writes of 16 KiB with fdatasync in ${d.seconds} s, ` +
+    `disk (data folder, idle): ${d.writes} writes of ${d.writeBytes / 1024} KiB with fdatasync in ${d.seconds} s, ` +
     `p50 ${d.p50Ms.toFixed(2)} ms, p99 ${d.p99Ms.toFixed(2)} ms, max ${d.maxMs.toFixed(1)} ms, ` +
     `${d.stalls} over ${STALL_MS} ms (each such stall holds every request in flight)`
   );
