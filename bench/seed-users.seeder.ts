@@ -1,5 +1,5 @@
-import { v7 as uuidV7 } from 'uuid';
 import { EventStore, NewEvent } from '../src/event-store/event-store.port';
+import { SnowflakeIdGenerator } from '../src/shared/id-generator';
 import { UserEventType, userStreamId } from '../src/users/user.events';
 
 export interface SeedOptions {
@@ -30,9 +30,10 @@ export function userStream(userId: string, length: number, orgId: string, at: Da
   if (length < 3) throw new Error(`a seeded stream needs at least 3 events, not ${length}`);
   const metadata = { resourceOwner: orgId, creator: 'bench-seeder', correlationId: `seed-${userId}` };
   const email = `${userId}@bench.example.com`;
+  // Event ids made as the service makes them, at the seeded date: the indexes look as they would.
+  const ids = new SnowflakeIdGenerator({ now: () => at });
   const event = (type: string, data: Record<string, unknown> | null): NewEvent => ({
-    // As the service makes them (IdGenerator.eventId): the store's indexes look as they would.
-    eventId: uuidV7({ msecs: at.getTime() }),
+    eventId: ids.eventId(),
     type,
     data,
     metadata,
