@@ -44,14 +44,15 @@ function checkpoint(): void {
 }
 
 function fail(error: unknown): void {
+  port.postMessage({ failed: (error as Error).message } satisfies CheckpointerReply);
+  stop();
+}
+
+/** Ends the thread: no more checkpoints, the connection closed, the port closed. */
+function stop(): void {
   clearInterval(timer);
   if (db?.open) db.close();
-  port.postMessage({ failed: (error as Error).message } satisfies CheckpointerReply);
   port.close();
 }
 
-port.on('message', (_message: CheckpointerMessage) => {
-  clearInterval(timer);
-  if (db?.open) db.close();
-  port.close();
-});
+port.on('message', (_message: CheckpointerMessage) => stop());

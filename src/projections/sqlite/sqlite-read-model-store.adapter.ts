@@ -15,6 +15,7 @@ import {
   tableOf,
   viewKeyOf,
 } from '../read-model-store.port';
+import type { CheckpointerSettings } from './sqlite-checkpoint.worker';
 import { SqliteCheckpointer } from './sqlite-checkpointer';
 
 /** Versioned schema: entry i brings a database from user_version i to i + 1. */
@@ -40,10 +41,7 @@ const MIGRATIONS: readonly string[] = [
 ];
 
 /** How the WAL is checkpointed; see sqlite-checkpoint.worker. */
-export interface WalCheckpointOptions {
-  intervalMs: number;
-  truncatePages: number;
-}
+export type WalCheckpointOptions = Omit<CheckpointerSettings, 'file'>;
 
 /**
  * A checkpoint every second. Under the bench's load the service wrote about 1,250 pages a second
