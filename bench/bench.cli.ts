@@ -26,6 +26,9 @@ latency percentiles and the service's rate relative to the bare endpoint's.
   --postgres-url URL  PostgreSQL server for --backend postgres (default
                       postgres://postgres@127.0.0.1:5432/postgres); a database of its own is made
                       and dropped after the run
+  --service-cpu N     core the service and the bare endpoint are pinned to (default 0)
+  --load-cpu N        core the load generator is pinned to (default 1)
+  --no-pin            pin nothing (the service and the load generator share the cores)
   --cpu-prof DIR      write a CPU profile of the service into DIR
   --node-args="A B"   extra node options for the service process (e.g. --node-args="--max-semi-space-size=32")
   --json FILE         also write the whole report as JSON
@@ -47,6 +50,9 @@ function main(): number {
         users: { type: 'string' },
         'postgres-url': { type: 'string' },
         'cpu-prof': { type: 'string' },
+        'service-cpu': { type: 'string' },
+        'load-cpu': { type: 'string' },
+        'no-pin': { type: 'boolean' },
         'node-args': { type: 'string' },
         json: { type: 'string' },
         keep: { type: 'boolean' },
@@ -83,7 +89,16 @@ function main(): number {
       cpuProfDir: values['cpu-prof'],
       nodeArgs: values['node-args']?.split(' ').filter(Boolean) ?? [],
       keep: values.keep === true,
+      cpus: values['no-pin']
+        ? null
+        : {
+            service: Math.floor(number('service-cpu', values['service-cpu'], 0, 0)),
+            load: Math.floor(number('load-cpu', values['load-cpu'], 1, 0)),
+          },
     };
+    if (options.cpus && options.cpus.service === options.cpus.load) {
+      throw new UsageError('--service-cpu and --load-cpu must differ: each gets a core of its own');
+    }
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     console.error(`${error.message}\n${USAGE}`);

@@ -20,10 +20,10 @@ export async function startListening(
   script: string,
   env: Record<string, string | undefined>,
   logFile: string,
-  { timeoutMs = 60_000, nodeArgs = [] as string[] } = {},
+  { timeoutMs = 60_000, nodeArgs = [] as string[], cpu }: { timeoutMs?: number; nodeArgs?: string[]; cpu?: number } = {},
 ): Promise<ListeningProcess> {
   const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [...nodeArgs, script], {
+  const child = spawn(...onCpu(cpu, [...nodeArgs, script]), {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     stdio: ['ignore', fd, fd],
   });
@@ -56,10 +56,10 @@ export async function startListening(
 }
 
 /** Runs `node script arg` to its end and parses what it printed on stdout as JSON. */
-export function runJson<T>(script: string, arg: unknown, env: Record<string, string | undefined> = {}): Promise<T> {
+export function runJson<T>(script: string, arg: unknown, cpu?: number): Promise<T> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [script, JSON.stringify(arg)], {
-      env: { ...process.env, ...env },
+    const child = spawn(...onCpu(cpu, [script, JSON.stringify(arg)]), {
+      env: process.env,
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
@@ -80,6 +80,15 @@ export interface Memory {
   rssMb: number;
   /** Highest resident set so far, MB. */
   peakRssMb: number;
+}
+
+/**
+ * `node args`, pinned to one core with taskset when `cpu` is given: the service and the load
+ * generator each get a core of their own, as on separate machines. taskset execs node, so the
+ * child's pid is node's.
+ */
+function onCpu(cpu: number | undefined, args: string[]): [string, string[]] {
+  return cpu === undefined ? [process.execPath, args] : ['taskset', ['--cpu-list', String(cpu), process.execPath, ...args]];
 }
 
 /** Resident memory of a process, from /proc (Linux). */

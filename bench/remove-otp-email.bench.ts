@@ -5,7 +5,8 @@ import { join, resolve } from 'node:path';
 import { Client } from 'pg';
 import { signDevToken } from '../src/auth/token-verifier';
 import { loadConfig } from '../src/config/config';
-import { createEventStore } from '../src/event-store/event-store.factory';
+import { openStores } from '../src/event-store/stores';
+import { USER_PROJECTIONS } from '../src/users/read-models/user.projections';
 import { DiskProbe, STALL_MS, probeDisk } from './disk.probe';
 import { Latency, LoadResult, LoadSpec, LoadTarget } from './load.driver';
 import { ListeningProcess, cpuMsOf, memoryOf, runJson, startListening } from './process.support';
@@ -28,6 +29,8 @@ export interface BenchOptions {
   nodeArgs?: string[];
   /** Keep the data folder (and database) for inspection. */
   keep: boolean;
+  /** Cores the service (and the bare endpoint) and the load generator are pinned to; none: not pinned. */
+  cpus: { service: number; load: number } | null;
 }
 
 const DIST = resolve(__dirname, '..');
@@ -62,11 +65,12 @@ const SEED_FOR_RATIO = 0.3;
 const MIN_DISTINCT_USERS = 5_000;
 const MAX_DISTINCT_USERS = 120_000;
 
-/** Goals of issue 5 for these machines (2 cores). */
+/** The goals the service is held to on these machines (2 cores, one for the service, one for the load). */
 const GOALS = {
   sqliteRatio: 0.25,
-  sqliteP99Ms: 25,
+  sqliteP99Ms: 20,
   postgresRatio: 0.1,
+  postgresP99Ms: 50,
   longOverShortLatency: 1.2,
   rssMb: 300,
 };
@@ -141,7 +145,7 @@ export async function runRemoveOtpEmailBench(options: BenchOptions): Promise<Ben
     report.stages.disk = DISK_PROBE_S;
     const bareAt = Date.now();
     // 1. The bare endpoint: the same framework in the same kind of process, measured in this run.
-    bare = await startListening(BARE_JS, { PORT: '0', HOST: '127.0.0.1' }, join(dataDir, 'bare.log'));
+    bare = await startListening(BARE_JS, { PORT: '0', HOST: '127.0.0.1' }, join(dataDir, 'bare.log'), { cpu: options.cpus?.service });
     const fixed: LoadTarget = { kind: 'fixed', method: 'GET', path: '/bench/ping' };
     log(`bare endpoint: warm-up ${options.warmupS} s, then ${options.durationS} s`);
     await drive(bare.url, undefined, fixed, options, options.warmupS);
@@ -161,7 +165,8 @@ export async function runRemoveOtpEmailBench(options: BenchOptions): Promise<Ben
 
     // 2. Seed through the service's own EventStore port, before the service starts.
     const seedStart = Date.now();
-    const store = await createEventStore(loadConfig(env));
+    const stores = await openStores(loadConfig(env), USER_PROJECTIONS);
+    const store = stores.events;
     try {
       if (!store.backend.toLowerCase().startsWith(options.backend === 'postgres' ? 'postg' : 'sqlite')) {
         throw new Error(`--backend ${options.backend} asked for, but this build stores events in ${store.backend}`);
@@ -188,7 +193,7 @@ export async function runRemoveOtpEmailBench(options: BenchOptions): Promise<Ben
         report.seeding.events += set.count * set.streamLength;
       }
     } finally {
-      await store.close();
+      await stores.close();
     }
     report.seeding.seconds = (Date.now() - seedStart) / 1000;
     report.stages.seeding = report.seeding.seconds;
@@ -196,7 +201,7 @@ export async function runRemoveOtpEmailBench(options: BenchOptions): Promise<Ben
     // 3. The service on the seeded store; its start includes catching the read models up.
     const startAt = Date.now();
     const nodeArgs = [...report.serviceNodeArgs, ...(options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(options.cpuProfDir)}`] : [])];
-    server = await startListening(MAIN_JS, env, join(dataDir, 'service.log'), { timeoutMs: 600_000, nodeArgs });
+    server = await startListening(MAIN_JS, env, join(dataDir, 'service.log'), { timeoutMs: 600_000, nodeArgs, cpu: options.cpus?.service });
     report.serverStartS = (Date.now() - startAt) / 1000;
     report.stages['service start (catching up)'] = report.serverStartS;
     const phasesAt = Date.now();
@@ -288,7 +293,7 @@ async function drive(
   amount?: number,
 ): Promise<LoadResult> {
   const spec: LoadSpec = { url, token, connections: options.connections, durationS, target, amount };
-  const result = await runJson<LoadResult>(DRIVER_JS, spec);
+  const result = await runJson<LoadResult>(DRIVER_JS, spec, options.cpus?.load);
   // JSON has no NaN: the latencies of a phase without a single 2xx arrive as null.
   for (const key of Object.keys(result.latency) as Array<keyof Latency>) result.latency[key] ??= NaN;
   return result;
@@ -327,9 +332,8 @@ function checks(report: BenchReport): BenchReport['checks'] {
     value: `${ratio.toFixed(3)} (CPU time per request: bare / service = ${(bareCpu(report) / mainCpu(report)).toFixed(3)})`,
     ok: ratio >= goalRatio,
   });
-  if (options.backend === 'sqlite') {
-    out.push({ goal: `p99 <= ${GOALS.sqliteP99Ms} ms`, value: `${main.latency.p99.toFixed(1)} ms`, ok: main.latency.p99 <= GOALS.sqliteP99Ms });
-  }
+  const goalP99 = options.backend === 'postgres' ? GOALS.postgresP99Ms : GOALS.sqliteP99Ms;
+  out.push({ goal: `p99 <= ${goalP99} ms`, value: `${main.latency.p99.toFixed(1)} ms`, ok: main.latency.p99 <= goalP99 });
   const short = find(`toggle OTP Email, stream of ${SHORT}`);
   if (short && main !== short) {
     for (const p of ['p50', 'p99'] as const) {
@@ -357,6 +361,9 @@ export function formatReport(report: BenchReport): string {
     `mfa-service benchmark: backend ${options.backend}, stream length ${options.streamLength}, ` +
       `${options.connections} connections, ${options.durationS} s per phase; service: node ${report.serviceNodeArgs.join(' ')}`,
     `machine: ${m.nproc} cores (${m.cpu}), ${m.memoryGb.toFixed(0)} GB, node ${m.node}, load average ${m.load}`,
+    options.cpus
+      ? `pinned: the service and the bare endpoint to core ${options.cpus.service}, the load generator to core ${options.cpus.load} (taskset)`
+      : 'not pinned: the service and the load generator share the cores',
     ...(report.disk ? [formatDisk(report.disk)] : []),
     `seeded ${report.seeding.users} users, ${report.seeding.events} events in ${report.seeding.seconds.toFixed(1)} s; ` +
       `service ready in ${report.serverStartS.toFixed(1)} s (read models and subscribers caught up)`,

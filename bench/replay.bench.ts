@@ -6,10 +6,9 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { SqliteEventStore } from '../src/event-store/sqlite/sqlite-event-store.adapter';
-import { ProjectionRebuilder } from '../src/projections/projection.rebuilder';
-import { ALL_PROJECTIONS } from '../src/projections/projection.registry';
-import { SqliteReadModelStore } from '../src/projections/sqlite/sqlite-read-model-store.adapter';
+import { SqliteStore } from '../src/event-store/sqlite/sqlite-store.adapter';
+import { RebuildOutcome, RebuildTarget, lowestOf, rebuildBatch } from '../src/projections/rebuild';
+import { USER_PROJECTIONS as ALL_PROJECTIONS } from '../src/users/read-models/user.projections';
 import { seedUserEvents, seedUserEventsIntoSqlite } from './user-events.seeder';
 
 const USAGE = `usage: node dist/bench/replay.bench.js [--events N] [--batch N] [--data-dir DIR] [--keep] [--seed-through-port]
@@ -58,7 +57,7 @@ async function main(): Promise<number> {
   console.log(`data folder: ${dataDir}`);
   try {
     const file = join(dataDir, 'events.sqlite');
-    let store = new SqliteEventStore(file);
+    let store = new SqliteStore(file);
     const present = await store.headPosition();
     if (present >= events) {
       console.log(`seeding skipped: the folder's log already holds ${present} events`);
@@ -79,7 +78,7 @@ async function main(): Promise<number> {
         // The adapter made the file and its schema; the rows go in without it, and are read back through it below.
         await store.close();
         seeded = seedUserEventsIntoSqlite(file, events, { progress });
-        store = new SqliteEventStore(file);
+        store = new SqliteStore(file);
       }
       const seconds = (performance.now() - seeding) / 1000;
       process.stderr.write('\n');
@@ -104,12 +103,12 @@ async function main(): Promise<number> {
 
 /** Rebuilds every projection of the folder's store from the first event, and prints how fast. */
 async function replay(dataDir: string, batch: number): Promise<number> {
-  const store = new SqliteEventStore(join(dataDir, 'events.sqlite'));
-  const readModels = new SqliteReadModelStore(join(dataDir, 'read-models.sqlite'));
-  const targets = [];
+  const store = new SqliteStore(join(dataDir, 'events.sqlite'), { inline: ALL_PROJECTIONS });
+  const readModels = store;
+  const pending: RebuildTarget[] = [];
   for (const projection of ALL_PROJECTIONS) {
     await readModels.prepare(projection);
-    targets.push({ projection, generation: await readModels.startRebuild(projection) });
+    pending.push({ projection, generation: await readModels.startRebuild(projection), position: 0 });
   }
   global.gc?.();
   const rssBefore = process.memoryUsage().rss;
@@ -118,26 +117,26 @@ async function replay(dataDir: string, batch: number): Promise<number> {
   let read = 0;
   /** RSS at each tenth of the way, to show that memory stays flat whatever the length of the log. */
   const rssAlong: number[] = [];
+  const head = await store.headPosition();
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   let lastShown = started;
-  const outcomes = await new ProjectionRebuilder(store, readModels).run(targets, {
-    batchSize: batch,
-    onProgress: ({ position, head, eventsRead }) => {
-      read = eventsRead;
-      const memory = process.memoryUsage();
-      peakRss = Math.max(peakRss, memory.rss);
-      peakHeap = Math.max(peakHeap, memory.heapUsed);
-      while (head > 0 && position >= ((rssAlong.length + 1) * head) / 10) rssAlong.push(Math.round(memory.rss / MB));
-      const now = performance.now();
-      if (now - lastShown > 1000) {
-        lastShown = now;
-        process.stderr.write(
-          `\rreplaying: ${position} of ${head} (${rate(eventsRead, (now - started) / 1000)} events/s, rss ${Math.round(memory.rss / MB)} MB)   `,
-        );
-      }
-    },
-  });
+  const outcomes: RebuildOutcome[] = [];
+  while (pending.length > 0) {
+    const events = await store.readAll({ after: lowestOf(pending), limit: batch });
+    outcomes.push(...(await rebuildBatch(readModels, pending, events, events.length < batch)));
+    read += events.length;
+    const position = events.length ? events[events.length - 1].position : head;
+    const memory = process.memoryUsage();
+    peakRss = Math.max(peakRss, memory.rss);
+    peakHeap = Math.max(peakHeap, memory.heapUsed);
+    while (head > 0 && position >= ((rssAlong.length + 1) * head) / 10) rssAlong.push(Math.round(memory.rss / MB));
+    const now = performance.now();
+    if (now - lastShown > 1000) {
+      lastShown = now;
+      process.stderr.write(`\rreplaying: ${position} of ${head} (${rate(read, (now - started) / 1000)} events/s, rss ${Math.round(memory.rss / MB)} MB)   `);
+    }
+  }
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
@@ -161,13 +160,12 @@ async function replay(dataDir: string, batch: number): Promise<number> {
   console.log(
     `peak RSS of the replay process: ${Math.round((process.resourceUsage().maxRSS * 1024) / MB)} MB`,
   );
-  await readModels.close();
   await store.close();
   return switched.length === outcomes.length ? 0 : 1;
 }
 
 /** The seeded log, as the adapter reads it: every position there, the first stream whole and in order. */
-async function checkSeed(store: SqliteEventStore, events: number): Promise<void> {
+async function checkSeed(store: SqliteStore, events: number): Promise<void> {
   const head = await store.headPosition();
   if (head !== events) throw new Error(`the seeded log ends at position ${head}, not ${events}`);
   const [first] = await store.readAll({ after: 0, limit: 1 });

@@ -4,14 +4,14 @@
 import { SingleBar } from 'cli-progress';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../src/config/config';
-import { createEventStore } from '../src/event-store/event-store.factory';
 import { EventStore } from '../src/event-store/event-store.port';
-import { ProjectionRebuilder, RebuildOutcome } from '../src/projections/projection.rebuilder';
-import { ALL_PROJECTIONS } from '../src/projections/projection.registry';
-import { ViewStatus, viewStatusOf } from '../src/projections/projection-status';
-import { createReadModelStore } from '../src/projections/read-model-store.factory';
-import { ReadModelStore } from '../src/projections/read-model-store.port';
-import { EVENT_BUS_SUBSCRIPTION, eventBusSubscription } from '../src/subscribers/event-bus.subscription';
+import { ReadModelStore } from '../src/event-store/read-model.port';
+import { openStores } from '../src/event-store/stores';
+import { RebuildOutcome, RebuildTarget, lowestOf, rebuildBatch } from '../src/projections/rebuild';
+import { ViewStatus, viewStatusOf } from '../src/projections/view-status';
+import { SUBSCRIBERS } from '../src/subscribers/subscribers.module';
+import { subscriberNameOf, subscriptionView } from '../src/subscribers/subscribers.service';
+import { USER_PROJECTIONS as ALL_PROJECTIONS } from '../src/users/read-models/user.projections';
 
 const USAGE = `usage: npm run projections -- list [--json]
        npm run projections -- replay <view>|all [--batch N]
@@ -55,15 +55,12 @@ async function main(): Promise<number> {
     throw new UsageError(`--batch must be a whole number from 1 to 100000, got "${values.batch}"`);
   }
 
-  const config = loadConfig();
-  const events = await createEventStore(config);
-  let readModels: ReadModelStore | undefined;
+  const stores = await openStores(loadConfig(), ALL_PROJECTIONS);
   try {
-    readModels = await createReadModelStore(config);
+    const { events, readModels } = stores;
     return command === 'list' ? await list(events, readModels, values.json ?? false) : await replay(events, readModels, rest[0], batch);
   } finally {
-    await readModels?.close();
-    await events.close();
+    await stores.close();
   }
 }
 
@@ -72,8 +69,10 @@ async function list(events: EventStore, readModels: ReadModelStore, json: boolea
   const now = new Date();
   const views: ViewStatus[] = [];
   for (const projection of ALL_PROJECTIONS) views.push(await viewStatusOf(events, readModels, projection, now, head));
-  const subscription = await viewStatusOf(events, readModels, eventBusSubscription, now, head);
-  views.push({ ...subscription, name: `${EVENT_BUS_SUBSCRIPTION} (subscription)` });
+  for (const subscriber of SUBSCRIBERS) {
+    const name = subscriberNameOf(subscriber);
+    views.push({ ...(await viewStatusOf(events, readModels, subscriptionView(name), now, head)), name: `${name} (subscription)` });
+  }
   if (json) {
     process.stdout.write(`${JSON.stringify(views, null, 2)}\n`);
     return 0;
@@ -133,21 +132,20 @@ async function replay(events: EventStore, readModels: ReadModelStore, name: stri
   });
   const started = performance.now();
   bar.start(await events.headPosition(), 0, { rate: '-' });
-  let outcomes: RebuildOutcome[];
+  const outcomes: RebuildOutcome[] = [];
+  const pending: RebuildTarget[] = targets.map((target) => ({ ...target, position: 0 }));
   let done = { position: 0, eventsRead: 0 };
   try {
-    outcomes = await new ProjectionRebuilder(events, readModels).run(targets, {
-      batchSize,
-      stopped: () => interrupted,
+    while (pending.length > 0 && !interrupted) {
+      const batch = await events.readAll({ after: lowestOf(pending), limit: batchSize });
+      outcomes.push(...(await rebuildBatch(readModels, pending, batch, batch.length < batchSize)));
+      done = { position: batch.length ? batch[batch.length - 1].position : done.position, eventsRead: done.eventsRead + batch.length };
+      const seconds = (performance.now() - started) / 1000;
+      bar.setTotal(Math.max(done.position, bar.getTotal()));
+      bar.update(done.position, { rate: seconds > 0 ? Math.round(done.eventsRead / seconds).toLocaleString('en-US') : '-' });
       // The embedded store answers without ever leaving the event loop: the bar's timer and Ctrl-C need a turn.
-      pause: () => new Promise((resolve) => setImmediate(resolve)),
-      onProgress: ({ position, head, eventsRead }) => {
-        done = { position, eventsRead };
-        const seconds = (performance.now() - started) / 1000;
-        bar.setTotal(head);
-        bar.update(position, { rate: seconds > 0 ? Math.round(eventsRead / seconds).toLocaleString('en-US') : '-' });
-      },
-    });
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   } finally {
     bar.stop();
   }
@@ -156,7 +154,13 @@ async function replay(events: EventStore, readModels: ReadModelStore, name: stri
     `read ${done.eventsRead.toLocaleString('en-US')} events in ${seconds.toFixed(1)} s ` +
       `(${Math.round(done.eventsRead / Math.max(seconds, 0.001)).toLocaleString('en-US')} events/s)`,
   );
-  let failed = false;
+  let failed = pending.length > 0;
+  for (const { projection, generation, position } of pending) {
+    console.error(
+      `${projection.name} generation ${generation} stopped at position ${position}; the current generation keeps answering reads. ` +
+        'The service resumes this rebuild at its next start; replay again to start over.',
+    );
+  }
   for (const outcome of outcomes) {
     const view = `${outcome.projection.name} generation ${outcome.generation}`;
     switch (outcome.result) {
@@ -166,13 +170,6 @@ async function replay(events: EventStore, readModels: ReadModelStore, name: stri
       case 'superseded':
         failed = true;
         console.error(`${view} was replaced by a newer rebuild (another replay or a ClearView); nothing switched here`);
-        break;
-      case 'stopped':
-        failed = true;
-        console.error(
-          `${view} stopped at position ${outcome.position}; the current generation keeps answering reads. ` +
-            'The service resumes this rebuild at its next start; replay again to start over.',
-        );
         break;
       case 'failed':
         failed = true;

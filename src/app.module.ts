@@ -6,13 +6,17 @@ import { AuthModule } from './auth/auth.module';
 import { Config } from './config/config';
 import { ConfigModule } from './config/config.module';
 import { ContractExceptionFilter } from './errors/contract-exception.filter';
-import { StoreModule } from './event-store/store.module';
+import { CommandsModule } from './commands/commands.module';
+import { StoreModule } from './event-store/stores';
 import { EventsStreamModule } from './events-stream/events-stream.module';
 import { OpsModule } from './ops/ops.module';
+import { ProjectionsModule } from './projections/projections.module';
+import { SubscribersModule } from './subscribers/subscribers.module';
 import { GrpcModule } from './grpc/grpc.module';
 import { CLOCK, Clock, systemClock } from './shared/clock';
 import { ID_GENERATOR, SnowflakeIdGenerator } from './shared/id-generator';
 import { BodyValidationPipe } from './shared/validation';
+import { USER_PROJECTIONS } from './users/read-models/user.projections';
 import { UsersModule } from './users/users.module';
 
 @Global()
@@ -24,7 +28,10 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         CqrsModule.forRoot(),
-        StoreModule,
+        StoreModule.forRoot(USER_PROJECTIONS),
+        ProjectionsModule,
+        CommandsModule,
+        SubscribersModule,
         AuthModule,
         UsersModule,
         GrpcModule,

@@ -12,7 +12,6 @@ import { GrpcServer } from './grpc/grpc.server';
 import { KnownRoutes, installHttpEdge } from './http-edge';
 import { setupOpenApi } from './ops/openapi/openapi.setup';
 import { httpServerOptions, installOps, packageVersion } from './ops/ops.setup';
-import { ProjectionRunner } from './projections/projection.runner';
 
 const NEST_LEVELS: Record<LogLevel, NestLogLevel[]> = {
   fatal: ['fatal'],
@@ -62,8 +61,6 @@ export async function createApp(config: Config): Promise<NestFastifyApplication>
   await installConnect(app, { readMaxBytes: config.http.bodyLimitBytes });
   await app.init();
   setupOpenApi(app, packageVersion());
-  // Read models are caught up before the first request, so reads never see an older state.
-  await app.get(ProjectionRunner).start();
   return app;
 }
 

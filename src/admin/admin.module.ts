@@ -1,11 +1,9 @@
 import { Module } from '@nestjs/common';
-import { SubscribersModule } from '../subscribers/subscribers.module';
 import { SecurityNotificationsController } from './security-notifications.controller';
 import { ViewsController } from './views.controller';
 
 /** The admin API (ZITADEL's admin service shape), for callers with the IAM_OWNER role. */
 @Module({
-  imports: [SubscribersModule],
   controllers: [ViewsController, SecurityNotificationsController],
 })
 export class AdminModule {}

@@ -2,9 +2,10 @@ import { Body, Controller, HttpCode, Inject, Post } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Ctx, RequestContext } from '../auth/auth.guard';
 import { authorizeEverywhere } from '../auth/permissions';
-import { READ_MODEL_STORE, ReadModelStore } from '../projections/read-model-store.port';
+import { READ_MODEL_STORE, ReadModelStore } from '../event-store/read-model.port';
 import { securityNotificationsView } from '../subscribers/security-notifications/security-notifications.view';
-import { SubscriptionRunner } from '../subscribers/subscription.runner';
+import { SecurityNotificationsSubscriber } from '../subscribers/security-notifications/security-notifications.subscriber';
+import { subscriberNameOf, subscriptionView } from '../subscribers/subscribers.service';
 import { ListSecurityNotificationsResponseSchema } from './admin.schemas';
 import { DEFAULT_LIST_LIMIT, ListSecurityNotificationsDto } from './security-notifications.dto';
 
@@ -23,13 +24,15 @@ export interface ListSecurityNotificationsResponse {
   result?: SecurityNotificationResult[];
 }
 
+/** The checkpoint of the subscriber that writes the notifications. */
+const SUBSCRIPTION = subscriptionView(subscriberNameOf(SecurityNotificationsSubscriber));
+
 /** The security-notification log kept by SecurityNotificationsSubscriber, for IAM owners. */
 @ApiTags('AdminService')
 @Controller('admin/v1/security_notifications')
 export class SecurityNotificationsController {
   constructor(
     @Inject(READ_MODEL_STORE) private readonly readModels: ReadModelStore,
-    private readonly subscriptions: SubscriptionRunner,
   ) {}
 
   @Post('_search')
@@ -51,6 +54,7 @@ export class SecurityNotificationsController {
     authorizeEverywhere(caller, 'projection.admin');
     const query = body.query ?? {};
     const checkpoint = await this.readModels.checkpoint(securityNotificationsView);
+    const subscription = await this.readModels.checkpoint(SUBSCRIPTION);
     const { total, documents } = await this.readModels.list(securityNotificationsView, {
       offset: query.offset ?? 0,
       limit: query.limit ?? DEFAULT_LIST_LIMIT,
@@ -61,7 +65,7 @@ export class SecurityNotificationsController {
       details: {
         totalResult: String(total),
         // Every event up to the subscription's position has been handed to the subscriber.
-        processedSequence: String(this.subscriptions.status().position),
+        processedSequence: String(subscription.position),
         ...(checkpoint.updatedAt ? { timestamp: checkpoint.updatedAt.toISOString() } : {}),
       },
       ...(result.length ? { result } : {}),

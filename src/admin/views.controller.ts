@@ -1,11 +1,12 @@
-import { Controller, HttpCode, Param, Post } from '@nestjs/common';
+import { Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { Ctx, RequestContext } from '../auth/auth.guard';
 import { authorizeEverywhere } from '../auth/permissions';
 import { Errors } from '../errors/errors';
 import { RpcStatus } from '../ops/openapi/contract.schemas';
-import { ProjectionRunner } from '../projections/projection.runner';
-import { SubscriptionRunner } from '../subscribers/subscription.runner';
+import { EVENT_STORE, EventStore } from '../event-store/event-store.port';
+import { ProjectionsService } from '../projections/projections.service';
+import { SubscribersService } from '../subscribers/subscribers.service';
 import { ClearViewResponseSchema, ListViewsResponseSchema } from './admin.schemas';
 import { PROJECTIONS_DATABASE, SUBSCRIPTIONS_DATABASE, View, toView } from './views.mapper';
 
@@ -14,8 +15,9 @@ import { PROJECTIONS_DATABASE, SUBSCRIPTIONS_DATABASE, View, toView } from './vi
 @Controller('admin/v1/views')
 export class ViewsController {
   constructor(
-    private readonly projections: ProjectionRunner,
-    private readonly subscriptions: SubscriptionRunner,
+    @Inject(EVENT_STORE) private readonly events: EventStore,
+    private readonly projections: ProjectionsService,
+    private readonly subscribers: SubscribersService,
   ) {}
 
   @Post('_search')
@@ -24,16 +26,17 @@ export class ViewsController {
     operationId: 'ListViews',
     summary: 'List the views and their state',
     description:
-      'Every projection (database "projections") and the in-service event subscription (database "subscriptions") with ' +
+      'Every projection (database "projections") and every in-service subscriber (database "subscriptions") with ' +
       'the global position it has processed, its lag behind the log in events and seconds, the generation that answers ' +
       'reads, a rebuild under way, and the event it stopped at if it failed. Needs the IAM_OWNER role.',
   })
   @ApiOkResponse({ description: 'OK', type: ListViewsResponseSchema })
   async listViews(@Ctx() { caller }: RequestContext): Promise<{ result?: View[] }> {
     authorizeEverywhere(caller, 'projection.admin');
+    const head = await this.events.headPosition();
     const views = [
-      ...(await this.projections.describe()).map((status) => toView(PROJECTIONS_DATABASE, status)),
-      toView(SUBSCRIPTIONS_DATABASE, await this.subscriptions.describe()),
+      ...(await this.projections.describe(head)).map((status) => toView(PROJECTIONS_DATABASE, status)),
+      ...(await this.subscribers.describe(head)).map((status) => toView(SUBSCRIPTIONS_DATABASE, status)),
     ];
     return views.length ? { result: views } : {};
   }
@@ -63,7 +66,7 @@ export class ViewsController {
       await this.projections.rebuild(viewName);
       return {};
     }
-    if (database === SUBSCRIPTIONS_DATABASE && viewName === this.subscriptions.status().name) throw Errors.viewNotClearable();
+    if (database === SUBSCRIPTIONS_DATABASE && this.subscribers.has(viewName)) throw Errors.viewNotClearable();
     throw Errors.viewNotFound();
   }
 }

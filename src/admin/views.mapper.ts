@@ -1,5 +1,5 @@
-import { ViewStatus } from '../projections/projection-status';
-import { ProjectionFailure } from '../projections/read-model-store.port';
+import { ProjectionFailure } from '../event-store/read-model.port';
+import { ViewStatus } from '../projections/view-status';
 
 /** The two kinds of views ListViews shows, as its `database`. */
 export const PROJECTIONS_DATABASE = 'projections';

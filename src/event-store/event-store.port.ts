@@ -51,18 +51,11 @@ export interface StreamRead {
 }
 
 export interface ReadStreamOptions {
-  /**
-   * Only events at or after this revision are needed (all when absent): a caller that already
-   * knows the start of a stream reads just what came after. `revision` in the answer is still that
-   * of the stream's last event. An adapter may ignore this and read the whole stream; callers
-   * skip the events before it themselves.
-   */
+  /** Only events at or after this revision (all when absent). `revision` in the answer is still the stream's last. */
   fromRevision?: number;
   /**
-   * At most this many events, from `fromRevision` on (all when absent): a long stream is read a
-   * page at a time, so its events need not all be in memory at once. When the answer holds this
-   * many, the stream may go on: read again from the last one's revision + 1. An adapter may
-   * return more (the whole stream, even); callers skip what they have.
+   * At most this many events from `fromRevision` on (all when absent): a long stream is read a page
+   * at a time. When the answer holds this many, the stream may go on.
    */
   maxCount?: number;
 }
@@ -72,8 +65,6 @@ export interface ReadAllOptions {
   after: number;
   /** Upper bound on the number of events returned. */
   limit: number;
-  /** Only events of these types (all when absent). */
-  eventTypes?: readonly string[];
 }
 
 export interface EventStore {

@@ -2,7 +2,7 @@ import { DynamicModule, Global, Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
 import { Config } from '../config/config';
-import { COMMAND_OBSERVER } from '../users/user-command.runner';
+import { COMMAND_OBSERVER } from '../commands/stream-command.handler';
 import { HealthController } from './health/health.controller';
 import { loggerParams } from './logging/logging.options';
 import { MetricsController } from './metrics/metrics.controller';

@@ -2,21 +2,11 @@ import { IEvent } from '@nestjs/cqrs';
 import { RecordedEvent } from '../event-store/event-store.port';
 
 /**
- * An event that is durably in the log, as the subscription runner publishes it on the cqrs
- * EventBus. `@EventsHandler(CommittedEvent)` classes receive every committed event in global
- * order, at least once (a handler must be idempotent, e.g. by `event.position`), never an event
- * that was not appended. Nothing else publishes this class.
- */
-export class CommittedEvent implements IEvent {
-  constructor(readonly event: RecordedEvent) {}
-}
-
-/**
- * The same delivery, a batch at a time: `@EventsHandler(CommittedEvents)` classes receive the
- * committed events in consecutive batches, in global order, at least once. A subscriber that
- * writes somewhere does it once per batch (one transaction, one round trip) instead of once per
- * event, which is what keeps up with a busy log. A batch may hold a single event: after a handler
- * failed on a batch, its events are delivered one by one to find the one it fails on.
+ * Committed events, a batch at a time: an `@EventsHandler(CommittedEvents)` provider is a
+ * subscriber. It gets every event that is durably in the log, in global order, at least once (it
+ * must be idempotent, e.g. by `event.position`), and never an event that was not committed. Its
+ * `handle` is awaited before its checkpoint moves; a batch it fails on is delivered again one
+ * event at a time, to find the event, which is then retried until it passes.
  */
 export class CommittedEvents implements IEvent {
   constructor(readonly events: readonly RecordedEvent[]) {}

@@ -1,15 +1,15 @@
-import { Module } from '@nestjs/common';
+import { Global, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { SecurityNotificationsSubscriber } from './security-notifications/security-notifications.subscriber';
-import { SubscriptionRunner } from './subscription.runner';
+import { SubscribersService } from './subscribers.service';
 
-/**
- * Subscribers inside the service: @EventsHandler(CommittedEvent) classes fed by the subscription
- * runner with committed events only. Add a subscriber to `providers`.
- */
+/** The subscribers inside the service, each an @EventsHandler(CommittedEvents) provider: add one to `SUBSCRIBERS`. */
+export const SUBSCRIBERS = [SecurityNotificationsSubscriber];
+
+@Global()
 @Module({
   imports: [DiscoveryModule],
-  providers: [SubscriptionRunner, SecurityNotificationsSubscriber],
-  exports: [SubscriptionRunner],
+  providers: [SubscribersService, ...SUBSCRIBERS],
+  exports: [SubscribersService],
 })
 export class SubscribersModule {}

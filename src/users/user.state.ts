@@ -1,4 +1,5 @@
-import { UserEvent, UserEventType } from './user.events';
+import type { Decider } from '../commands/stream-command.handler';
+import { UserEvent, UserEventType, toUserEvent } from './user.events';
 
 /** The write model every user command decides on: only what the rules need. */
 export type UserState =
@@ -30,3 +31,12 @@ export function evolveUser(state: UserState, event: UserEvent): UserState {
       return state.status === 'absent' ? state : { ...state, status: 'removed', otpEmail: false };
   }
 }
+
+/** The user's stream as commands fold it; events of other types leave the state as it is. */
+export const userDecider: Decider<UserState> = {
+  initialState: initialUserState,
+  evolve(state, recorded) {
+    const event = toUserEvent(recorded);
+    return event ? evolveUser(state, event) : state;
+  },
+};

@@ -14,7 +14,6 @@ import { RemoveOTPEmailController } from './remove-otp-email/remove-otp-email.co
 import { RemoveOTPEmailHandler } from './remove-otp-email/remove-otp-email.handler';
 import { SetEmailController } from './set-email/set-email.controller';
 import { SetEmailHandler } from './set-email/set-email.handler';
-import { UserCommandRunner } from './user-command.runner';
 
 @Module({
   controllers: [
@@ -27,7 +26,6 @@ import { UserCommandRunner } from './user-command.runner';
     ListAuthenticationFactorsController,
   ],
   providers: [
-    UserCommandRunner,
     UsernameReservations,
     AddHumanUserHandler,
     SetEmailHandler,

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/config';
-import { createEventStore } from '../../src/event-store/event-store.factory';
+import { openStores } from '../../src/event-store/stores';
+import { USER_PROJECTIONS } from '../../src/users/read-models/user.projections';
 import { EventStore, RecordedEvent } from '../../src/event-store/event-store.port';
 import { UserEventType, toUserEvent, userStreamId } from '../../src/users/user.events';
 import { UserState, evolveUser, initialUserState } from '../../src/users/user.state';
@@ -133,13 +134,15 @@ describe('crash safety: SIGKILL under load', () => {
     stage('load and kill');
     server = await startServer({ dataDir: server.dataDir });
     stage('restart');
-    const store = await createEventStore(
+    const stores = await openStores(
       loadConfig({
         DATA_DIR: server.dataDir,
         DATABASE_URL: server.databaseUrl,
         EVENTSTORE_CONNECTION_STRING: process.env.EVENTSTORE_CONNECTION_STRING,
       }),
+      USER_PROJECTIONS,
     );
+    const store = stores.events;
     try {
       const streams = new Map<string, RecordedEvent[]>();
       /** Writes cut off by the kill that were durable all the same. */
@@ -200,7 +203,7 @@ describe('crash safety: SIGKILL under load', () => {
           `refused after it; ${durableUnanswered} of them durable all the same); ${streams.size} streams checked`,
       );
     } finally {
-      await store.close();
+      await stores.close();
     }
   });
 });

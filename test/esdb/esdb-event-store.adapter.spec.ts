@@ -65,17 +65,20 @@ describe('EventStoreDB adapter: what others write to the same database', { skip:
     assert.deepEqual(after, appended.events);
   });
 
-  it('reads all of one type across a long stretch of other events, page after page', async () => {
-    const type = `adapter.rare${run}`;
+  it('reads all across a long stretch of other writers\' events, page after page', async () => {
     const head = await store.headPosition();
-    const first = await store.append(`adapter${run}-rare-1`, 'no_stream', [event(type)]);
+    const written = [];
     for (let i = 0; i < 3; i++) {
-      await store.append(`adapter${run}-noise-${i}`, 'no_stream', Array.from({ length: 250 }, () => event()));
+      written.push(...(await store.append(`adapter${run}-long-${i}`, 'no_stream', Array.from({ length: 250 }, () => event()))).events);
     }
-    const last = await store.append(`adapter${run}-rare-2`, 'no_stream', [event(type)]);
-    const read = await store.readAll({ after: head, limit: 10, eventTypes: [type] });
-    assert.deepEqual(read, [...first.events, ...last.events]);
-    assert.deepEqual(await store.readAll({ after: head, limit: 1, eventTypes: [type] }), first.events);
+    const read = [];
+    for (let after = head; ; ) {
+      const page = await store.readAll({ after, limit: 100 });
+      if (page.length === 0) break;
+      read.push(...page);
+      after = page[page.length - 1].position;
+    }
+    assert.deepEqual(read.filter((e) => e.streamId.startsWith(`adapter${run}-long-`)), written);
   });
 });
 

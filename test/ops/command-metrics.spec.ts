@@ -1,14 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, beforeEach, describe, it } from 'node:test';
+import { DiscoveryService } from '@nestjs/core';
+import { MAX_ATTEMPTS, StreamCommandHandler } from '../../src/commands/stream-command.handler';
 import { Errors } from '../../src/errors/errors';
-import { SqliteEventStore } from '../../src/event-store/sqlite/sqlite-event-store.adapter';
+import { SqliteStore } from '../../src/event-store/sqlite/sqlite-store.adapter';
 import { MetricsService } from '../../src/ops/metrics/metrics.service';
-import { ProjectionRunner } from '../../src/projections/projection.runner';
-import { SqliteReadModelStore } from '../../src/projections/sqlite/sqlite-read-model-store.adapter';
+import { ProjectionsService } from '../../src/projections/projections.service';
 import { systemClock } from '../../src/shared/clock';
 import { SnowflakeIdGenerator } from '../../src/shared/id-generator';
-import { MAX_ATTEMPTS, UserCommandRunner } from '../../src/users/user-command.runner';
+import { SubscribersService } from '../../src/subscribers/subscribers.service';
 import { UserEvent, UserEventType, userStreamId } from '../../src/users/user.events';
+import { UserState, userDecider } from '../../src/users/user.state';
 
 const context = { caller: { userId: 'admin-1', orgId: 'org-1', roles: {} }, correlationId: 'req-1' };
 const otpAdded: UserEvent = { type: UserEventType.OTPEmailAdded, data: null, resourceOwner: 'org-1' };
@@ -24,32 +26,32 @@ function sample(text: string, series: string): number {
   return line ? Number(line.slice(series.length + 1)) : 0;
 }
 
-describe('metrics of user commands (UserCommandRunner with the metrics observer, on a real SQLite store)', () => {
-  let store: SqliteEventStore;
-  let readModels: SqliteReadModelStore;
+describe('metrics of commands (the command handler with the metrics observer, on a real SQLite store)', () => {
+  let store: SqliteStore;
   let metrics: MetricsService;
-  let runner: UserCommandRunner;
+  let commands: StreamCommandHandler;
   const ids = new SnowflakeIdGenerator(systemClock);
+  const run = (userId: string, _context: typeof context, decide: (state: UserState) => UserEvent[]) =>
+    commands.handle(userStreamId(userId), userDecider, decide, context);
 
   beforeEach(() => {
-    store = new SqliteEventStore(':memory:');
-    readModels = new SqliteReadModelStore(':memory:');
-    const projections = new ProjectionRunner(store, readModels, []);
-    metrics = new MetricsService(store, projections);
-    runner = new UserCommandRunner(store, systemClock, ids, projections, metrics);
+    store = new SqliteStore(':memory:', { inline: [] });
+    const stores = { events: store, readModels: store, inline: true, close: () => store.close() };
+    const projections = new ProjectionsService(stores, []);
+    metrics = new MetricsService(store, projections, new SubscribersService(stores, {} as DiscoveryService));
+    commands = new StreamCommandHandler(store, systemClock, ids, projections, metrics);
   });
   after(async () => {
     await store?.close();
-    await readModels?.close();
   });
 
   /** A competing writer appends to the stream between the runner's read and its append. */
   const appendBehindItsBack = (userId: string) =>
-    store.append(userStreamId(userId), 'any', runner.toNew([otpAdded], context));
+    store.append(userStreamId(userId), 'any', commands.toNew([otpAdded], context));
 
   it('counts a command that appends, with its conflict and retry', async () => {
     let calls = 0;
-    await runner.run('u1', context, () => {
+    await run('u1', context, () => {
       if (++calls === 1) void appendBehindItsBack('u1');
       return [added];
     });
@@ -65,9 +67,9 @@ describe('metrics of user commands (UserCommandRunner with the metrics observer,
   });
 
   it('counts a command the rules reject by its code, and one with nothing to do as unchanged', async () => {
-    await assert.rejects(runner.run('u2', context, () => { throw Errors.userNotFound(); }));
-    await runner.run('u2', context, () => [added]);
-    await runner.run('u2', context, () => []);
+    await assert.rejects(run('u2', context, () => { throw Errors.userNotFound(); }));
+    await run('u2', context, () => [added]);
+    await run('u2', context, () => []);
     const text = await metrics.scrape();
     assert.equal(sample(text, 'mfa_commands_total{outcome="rejected",code="NOT_FOUND"}'), 1);
     assert.equal(sample(text, 'mfa_commands_total{outcome="unchanged",code=""}'), 1);
@@ -76,9 +78,9 @@ describe('metrics of user commands (UserCommandRunner with the metrics observer,
   });
 
   it('counts a command that conflicts on every attempt as aborted', async () => {
-    await runner.run('u3', context, () => [added]);
+    await run('u3', context, () => [added]);
     await assert.rejects(
-      runner.run('u3', context, () => {
+      run('u3', context, () => {
         void appendBehindItsBack('u3');
         return [otpAdded];
       }),

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client } from 'pg';
 import { loadOrCreateDevKey } from '../../src/auth/dev-signing-key';
-import { ALL_PROJECTIONS } from '../../src/projections/projection.registry';
-import { viewKeyOf } from '../../src/projections/read-model-store.port';
+import { USER_PROJECTIONS as ALL_PROJECTIONS } from '../../src/users/read-models/user.projections';
+import { viewKeyOf } from '../../src/event-store/read-model.port';
 import { Response, RunningServer, startServer, stopAll } from '../support/server';
 import { TEST_POSTGRES_URL, TestDatabase, createTestDatabase, skippedWithoutPostgres } from './test-database';
 

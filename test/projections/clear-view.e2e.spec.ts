@@ -73,7 +73,7 @@ describe('ClearView: rebuilding views without downtime', () => {
     const views = listed.body.result as any[];
     assert.deepEqual(
       views.map((v) => `${v.database}/${v.viewName}`),
-      ['projections/users', 'projections/auth_factors', 'subscriptions/event_bus'],
+      ['projections/users', 'projections/auth_factors', 'subscriptions/security_notifications'],
     );
     for (const view of views.filter((v) => v.database === 'projections')) {
       assert.match(view.processedSequence, /^\d+$/);
@@ -135,7 +135,7 @@ describe('ClearView: rebuilding views without downtime', () => {
       assert.equal(response.status, 404);
       assert.deepEqual(response.body, VIEW_NOT_FOUND);
     }
-    const subscription = await server.request('POST', '/admin/v1/views/subscriptions/event_bus', { token: admin });
+    const subscription = await server.request('POST', '/admin/v1/views/subscriptions/security_notifications', { token: admin });
     assert.equal(subscription.status, 400);
     assert.equal(subscription.body.details[0].id, 'ADMIN-v1ew1');
   });

@@ -58,7 +58,7 @@ describe('npm run projections: list and replay beside the running service', () =
       assert.ok(line, `${name} is listed`);
       assert.match(line, new RegExp(`^${name}\\s+1\\s+0\\s+${head}\\s+${head}\\s+0\\s+0\\.0\\s+\\S+\\s+running$`));
     }
-    assert.ok(lines.some((l) => l.startsWith('event_bus (subscription)')));
+    assert.ok(lines.some((l) => l.startsWith('security_notifications (subscription)')));
     const json = await cli(['list', '--json'], seeded.env);
     assert.equal(JSON.parse(json.stdout)[0].name, 'users');
   });

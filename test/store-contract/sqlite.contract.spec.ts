@@ -1,8 +1,8 @@
-import { SqliteEventStore } from '../../src/event-store/sqlite/sqlite-event-store.adapter';
 import { eventStoreContract } from './event-store.contract';
+import { inlineViewsContract } from './inline-views.contract';
 import { readModelStoreContract } from './read-model-store.contract';
-import { openInTempFolder, openSqliteReadModels } from './store-openers';
+import { sqliteLocation, storeAt } from './store-openers';
 
-eventStoreContract('sqlite', () => openInTempFolder('events.sqlite', (file) => new SqliteEventStore(file)));
-
-readModelStoreContract('sqlite', openSqliteReadModels);
+eventStoreContract('sqlite', () => storeAt(sqliteLocation()));
+readModelStoreContract('sqlite', () => storeAt(sqliteLocation()));
+inlineViewsContract('sqlite', async () => sqliteLocation());

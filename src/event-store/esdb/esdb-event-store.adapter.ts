@@ -47,7 +47,7 @@ export interface EventStoreDbOptions {
   resubscribe?: { initialMs: number; maxMs: number };
 }
 
-/** Events fetched per round trip when scanning $all for some event types only. */
+/** Events fetched per round trip at most when reading $all. */
 const SCAN_PAGE = 512;
 /** The metadata key that keeps the time the command decided, to the millisecond. */
 const CREATED_AT = 'createdAt';
@@ -83,10 +83,10 @@ interface ClientEvent {
  * would treat them as one position and could skip the later ones. It never writes such events.
  * Positions are bigints on the wire and numbers here, exact up to 2^53 bytes of log (8 PiB).
  *
- * $all holds the server's system events ($-prefixed types, or streams starting with $) and other
- * applications' events too: readAll and headPosition never return system events. The client
- * (6.2.1) cannot send a server-side filter with readAll, so readAll filters by type on our side;
- * the live notifications use a server-side filtered subscription instead.
+ * $all holds the server's system events ($-prefixed types, or streams starting with $) too: readAll
+ * and headPosition never return them. The client (6.2.1) cannot send a server-side filter with
+ * readAll, so readAll skips them itself; the live notifications use a server-side filtered
+ * subscription instead.
  */
 export class EventStoreDbEventStore implements EventStore {
   readonly backend = 'eventstoredb';
@@ -186,26 +186,23 @@ export class EventStoreDbEventStore implements EventStore {
     }
   }
 
-  async readAll({ after, limit, eventTypes }: ReadAllOptions): Promise<RecordedEvent[]> {
+  async readAll({ after, limit }: ReadAllOptions): Promise<RecordedEvent[]> {
     this.assertOpen();
-    const wanted = eventTypes ? new Set(eventTypes) : null;
-    if (limit <= 0 || wanted?.size === 0) return [];
+    if (limit <= 0) return [];
     const found: RecordedEvent[] = [];
     // Reads from a position include the event at it: `seen` is what to skip.
     let seen: Position = after > 0 ? positionAt(after) : { commit: -1n, prepare: -1n };
     let from: ReadPosition = after > 0 ? seen : START;
     for (let page = 0; ; page++) {
-      // Without a type filter a page needs no more than the events still wanted (+1: the one at `from`).
-      const count = wanted ? SCAN_PAGE : limit - found.length + 1;
+      // Enough for the events still wanted, the one at `from`, and a few system events.
+      const count = Math.min(SCAN_PAGE, limit - found.length + 1);
       let read: AllStreamResolvedEvent[];
       try {
-        read = await collect<AllStreamResolvedEvent>(
-          this.client.readAll({ fromPosition: from, direction: FORWARDS, maxCount: count }),
-        );
+        read = await collect<AllStreamResolvedEvent>(this.client.readAll({ fromPosition: from, direction: FORWARDS, maxCount: count }));
       } catch (error) {
         if (page === 0 && from !== START && isInvalidPosition(error)) {
-          // `after` is not where a record starts (our positions always are; a caller's arbitrary
-          // number need not be): find the first event after it and read from there.
+          // `after` is not where a record starts (ours always are; a caller's arbitrary number need
+          // not be): find the first event after it and read from there.
           const next = await this.firstEventAfter(after);
           if (!next) return [];
           from = next;
@@ -216,7 +213,7 @@ export class EventStoreDbEventStore implements EventStore {
       for (const { event } of read) {
         if (!event || compare(event.position, seen) <= 0) continue;
         seen = event.position;
-        if (isSystem(event) || (wanted && !wanted.has(event.type))) continue;
+        if (isSystem(event)) continue;
         found.push(toRecorded(event as ClientEvent));
         if (found.length === limit) return found;
       }

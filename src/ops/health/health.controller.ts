@@ -7,9 +7,9 @@ import { Config } from '../../config/config';
 import { CONFIG } from '../../config/config.module';
 import { Errors } from '../../errors/errors';
 import { EVENT_STORE, EventStore } from '../../event-store/event-store.port';
-import { ProjectionRunner } from '../../projections/projection.runner';
+import { ProjectionsService } from '../../projections/projections.service';
 import { HealthReport, RpcStatus } from '../openapi/contract.schemas';
-import { projectionReadiness } from './readiness';
+import { ViewReadiness, projectionReadiness } from './readiness';
 
 /** A store that takes longer than this to tell its head position counts as not answering. */
 const STORE_TIMEOUT_MS = 2000;
@@ -28,7 +28,7 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
     @Inject(EVENT_STORE) private readonly store: EventStore,
-    private readonly projections: ProjectionRunner,
+    private readonly projections: ProjectionsService,
     @Inject(CONFIG) private readonly config: Config,
   ) {}
 
@@ -68,16 +68,14 @@ export class HealthController {
         async () => {
           const session = this.indicators.check('projections');
           let head: number;
+          let views: ViewReadiness[];
           try {
             head = await within(STORE_TIMEOUT_MS, this.store.headPosition());
+            views = await within(STORE_TIMEOUT_MS, this.projections.describe(head));
           } catch {
             return session.down({ problems: ['the lag of the projections is unknown while the store does not answer'] });
           }
-          const { problems, projections } = projectionReadiness(
-            head,
-            this.projections.statuses(),
-            this.config.readyMaxLagEvents,
-          );
+          const { problems, projections } = projectionReadiness(head, views, this.config.readyMaxLagEvents);
           return problems.length ? session.down({ problems, ...projections }) : session.up(projections);
         },
       ]);

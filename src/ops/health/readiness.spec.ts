@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ProjectionStatus } from '../../projections/projection.runner';
-import { projectionReadiness } from './readiness';
+import { ViewReadiness, projectionReadiness } from './readiness';
 
-const running = (name: string, position: number) =>
-  ({ name, version: 1, position, error: null, failedAt: null }) as ProjectionStatus;
+const running = (name: string, position: number): ViewReadiness => ({ name, position, failure: null });
 
 describe('readiness of the projections', () => {
   it('is ready when every projection is within the allowed lag', () => {
@@ -21,7 +19,10 @@ describe('readiness of the projections', () => {
   });
 
   it('is not ready when a projection stopped on an event, even when it is not behind', () => {
-    const failed = { ...running('users', 7), error: 'Cannot read properties of null', failedAt: 7 };
+    const failed = {
+      ...running('users', 7),
+      failure: { position: 8, eventType: 'user.human.added', streamId: 'user-1', message: 'Cannot read properties of null', at: new Date(0) },
+    };
     const readiness = projectionReadiness(7, [failed], 1000);
     assert.deepEqual(readiness.problems, ['projection users stopped after position 7: Cannot read properties of null']);
     assert.equal(readiness.projections.users.error, 'Cannot read properties of null');

@@ -1,4 +1,7 @@
-import type { ProjectionStatus } from '../../projections/projection.runner';
+import type { ViewStatus } from '../../projections/view-status';
+
+/** What readiness needs of a view. */
+export type ViewReadiness = Pick<ViewStatus, 'name' | 'position' | 'failure'>;
 
 export interface ProjectionReadiness {
   position: number;
@@ -16,15 +19,16 @@ export interface Readiness {
  * Whether the read models can serve reads: every projection is running (none stopped on an event
  * it could not apply) and at most `maxLag` positions behind the head of the log.
  */
-export function projectionReadiness(head: number, statuses: readonly ProjectionStatus[], maxLag: number): Readiness {
+export function projectionReadiness(head: number, statuses: readonly ViewReadiness[], maxLag: number): Readiness {
   const problems: string[] = [];
   const projections: Record<string, ProjectionReadiness> = {};
   if (statuses.length === 0) problems.push('the projections have not started yet');
   for (const status of statuses) {
     const lag = Math.max(0, head - status.position);
-    projections[status.name] = { position: status.position, lag, ...(status.error ? { error: status.error } : {}) };
-    if (status.error) {
-      problems.push(`projection ${status.name} stopped after position ${status.position}: ${status.error}`);
+    const error = status.failure?.message;
+    projections[status.name] = { position: status.position, lag, ...(error ? { error } : {}) };
+    if (error) {
+      problems.push(`projection ${status.name} stopped after position ${status.position}: ${error}`);
     } else if (lag > maxLag) {
       problems.push(`projection ${status.name} is ${lag} events behind the log (READY_MAX_LAG_EVENTS is ${maxLag})`);
     }

@@ -3,8 +3,9 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { toServiceError } from '../../errors/contract-exception.filter';
 import { StatusCode } from '../../errors/service-error';
 import { EVENT_STORE, EventStore } from '../../event-store/event-store.port';
-import { ProjectionRunner } from '../../projections/projection.runner';
-import { CommandObserver, CommandOutcome } from '../../users/user-command.runner';
+import { CommandObserver, CommandOutcome } from '../../commands/stream-command.handler';
+import { ProjectionsService } from '../../projections/projections.service';
+import { SubscribersService } from '../../subscribers/subscribers.service';
 
 /** Route label of a request no route matched: the path itself would let anyone grow the label set. */
 export const UNMATCHED_ROUTE = 'unmatched';
@@ -36,7 +37,7 @@ export class MetricsService implements CommandObserver {
   private readonly commands = new Counter({
     name: 'mfa_commands_total',
     help:
-      'User commands by outcome: ok (events appended), unchanged (nothing to append), rejected (a rule or ' +
+      'Commands (on users and username reservations) by outcome: ok (events appended), unchanged (nothing to append), rejected (a rule or ' +
       'permission said no; code names it), aborted (conflicts on every attempt), unavailable (store), failed (bug)',
     labelNames: ['outcome', 'code'] as const,
     registers: [this.registry],
@@ -83,6 +84,18 @@ export class MetricsService implements CommandObserver {
     labelNames: ['projection'] as const,
     registers: [this.registry],
   });
+  private readonly subscriptionLag = new Gauge({
+    name: 'mfa_subscription_lag_events',
+    help: 'Positions of the log the subscriber has yet to handle (head minus its checkpoint)',
+    labelNames: ['subscription'] as const,
+    registers: [this.registry],
+  });
+  private readonly subscriptionFailed = new Gauge({
+    name: 'mfa_subscription_failed',
+    help: '1 while the subscriber is stopped on an event it failed on (it is retried; see the logs), else 0',
+    labelNames: ['subscription'] as const,
+    registers: [this.registry],
+  });
   private readonly projectionFailed = new Gauge({
     name: 'mfa_projection_failed',
     help: '1 when the projection stopped on an event it could not apply (see the logs), else 0',
@@ -92,7 +105,8 @@ export class MetricsService implements CommandObserver {
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
-    private readonly projections: ProjectionRunner,
+    private readonly projections: ProjectionsService,
+    private readonly subscribers: SubscribersService,
   ) {
     collectDefaultMetrics({ register: this.registry });
   }
@@ -128,20 +142,24 @@ export class MetricsService implements CommandObserver {
   }
 
   private async readStoreGauges(): Promise<void> {
-    let head: number | null = null;
+    let head: number;
     try {
       head = await this.store.headPosition();
       this.storeUp.set(1);
       this.head.set(head);
+      for (const view of await this.projections.describe(head)) {
+        const projection = view.name;
+        this.projectionPosition.set({ projection }, view.position);
+        this.projectionFailed.set({ projection }, view.failure ? 1 : 0);
+        this.projectionLag.set({ projection }, view.lagEvents);
+      }
+      for (const view of await this.subscribers.describe(head)) {
+        this.subscriptionLag.set({ subscription: view.name }, view.lagEvents);
+        this.subscriptionFailed.set({ subscription: view.name }, view.failure ? 1 : 0);
+      }
     } catch {
       // An outage shows as mfa_event_store_up 0; /readyz and the logs say more.
       this.storeUp.set(0);
-    }
-    for (const status of this.projections.statuses()) {
-      const projection = status.name;
-      this.projectionPosition.set({ projection }, status.position);
-      this.projectionFailed.set({ projection }, status.error ? 1 : 0);
-      if (head !== null) this.projectionLag.set({ projection }, Math.max(0, head - status.position));
     }
   }
 }

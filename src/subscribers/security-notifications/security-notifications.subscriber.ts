@@ -1,12 +1,12 @@
 import { Inject, Logger, OnModuleInit, Optional } from '@nestjs/common';
 import { EventsHandler, IEventHandler } from '@nestjs/cqrs';
-import { READ_MODEL_STORE, ReadModelStore } from '../../projections/read-model-store.port';
+import { READ_MODEL_STORE, ReadModelStore } from '../../event-store/read-model.port';
 import { CLOCK, Clock, systemClock } from '../../shared/clock';
 import { CommittedEvents } from '../committed.event';
 import { securityNotificationsView } from './security-notifications.view';
 
 /**
- * Removals older than this are history being recorded (the first start of the subscription over an
+ * Removals older than this are history being recorded (the first start of the subscriber over an
  * existing log): they are logged at debug level only, so the log is not flooded.
  */
 const HISTORY_MS = 5 * 60_000;
@@ -20,7 +20,6 @@ const HISTORY_MS = 5 * 60_000;
 @EventsHandler(CommittedEvents)
 export class SecurityNotificationsSubscriber implements IEventHandler<CommittedEvents>, OnModuleInit {
   private readonly logger = new Logger('SecurityNotifications');
-  private readonly types = new Set(securityNotificationsView.eventTypes);
 
   constructor(
     @Inject(READ_MODEL_STORE) private readonly readModels: ReadModelStore,
@@ -32,14 +31,14 @@ export class SecurityNotificationsSubscriber implements IEventHandler<CommittedE
   }
 
   async handle({ events }: CommittedEvents): Promise<void> {
-    if (!events.some((event) => this.types.has(event.type))) return;
-    // A redelivery is neither written nor logged again.
-    const { position } = await this.readModels.checkpoint(securityNotificationsView);
-    const removals = events.filter((event) => this.types.has(event.type) && event.position > position);
+    const removals = events.filter((event) => securityNotificationsView.eventTypes.includes(event.type));
     if (removals.length === 0) return;
-    await this.readModels.apply(securityNotificationsView, removals, removals[removals.length - 1].position);
+    const { position } = await this.readModels.checkpoint(securityNotificationsView);
+    const [applied] = await this.readModels.apply([securityNotificationsView], removals, removals[removals.length - 1].position);
+    if (applied.failure) throw new Error(applied.failure.message);
     const now = this.clock.now().getTime();
     for (const event of removals) {
+      if (event.position <= position) continue;
       const notification = securityNotificationsView.evolve(null, event)!;
       const text =
         `security notification: OTP Email of user ${notification.userId} (organization ${notification.resourceOwner}) ` +

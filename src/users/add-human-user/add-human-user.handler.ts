@@ -4,7 +4,8 @@ import { authorizeInOrg } from '../../auth/permissions';
 import { Errors } from '../../errors/errors';
 import { ServiceError } from '../../errors/service-error';
 import { ID_GENERATOR, IdGenerator } from '../../shared/id-generator';
-import { UserCommandRunner } from '../user-command.runner';
+import { StreamCommandHandler } from '../../commands/stream-command.handler';
+import { decideOnUser } from '../user-commands';
 import { AddHumanUserCommand, AddHumanUserResult } from './add-human-user.command';
 import { decideAddHumanUser } from './add-human-user.decide';
 import { UsernameReservations } from './username-reservations';
@@ -12,7 +13,7 @@ import { UsernameReservations } from './username-reservations';
 @CommandHandler(AddHumanUserCommand)
 export class AddHumanUserHandler implements ICommandHandler<AddHumanUserCommand, AddHumanUserResult> {
   constructor(
-    private readonly users: UserCommandRunner,
+    private readonly commands: StreamCommandHandler,
     private readonly usernames: UsernameReservations,
     @Inject(ID_GENERATOR) private readonly ids: IdGenerator,
   ) {}
@@ -29,7 +30,7 @@ export class AddHumanUserHandler implements ICommandHandler<AddHumanUserCommand,
     const userName = request.username ?? request.email.email;
     const reserved = await this.usernames.reserve(orgId, userName, userId, context);
     try {
-      const details = await this.users.run(userId, context, (state) =>
+      const details = await decideOnUser(this.commands, userId, context, (state) =>
         decideAddHumanUser(
           {
             userId,

@@ -2,7 +2,7 @@ import { Inject } from '@nestjs/common';
 import { IQueryHandler, QueryHandler } from '@nestjs/cqrs';
 import { authorizeOnUser } from '../../auth/permissions';
 import { Errors } from '../../errors/errors';
-import { READ_MODEL_STORE, ReadModelStore } from '../../projections/read-model-store.port';
+import { READ_MODEL_STORE, ReadModelStore } from '../../event-store/read-model.port';
 import { usersProjection } from '../read-models/users.projection';
 import { GetUserByIDQuery, GetUserByIDResponse } from './get-user-by-id.query';
 

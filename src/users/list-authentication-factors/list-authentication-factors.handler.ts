@@ -2,7 +2,7 @@ import { Inject } from '@nestjs/common';
 import { IQueryHandler, QueryHandler } from '@nestjs/cqrs';
 import { authorizeOnUser } from '../../auth/permissions';
 import { Errors } from '../../errors/errors';
-import { READ_MODEL_STORE, ReadModelStore } from '../../projections/read-model-store.port';
+import { READ_MODEL_STORE, ReadModelStore } from '../../event-store/read-model.port';
 import { authFactorsProjection } from '../read-models/auth-factors.projection';
 import { usersProjection } from '../read-models/users.projection';
 import {

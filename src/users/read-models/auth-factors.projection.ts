@@ -1,4 +1,4 @@
-import { DocumentProjection } from '../../projections/read-model-store.port';
+import { DocumentProjection } from '../../event-store/read-model.port';
 import { UserEventType } from '../user.events';
 import { userIdOfStream } from './users.projection';
 

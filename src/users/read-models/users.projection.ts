@@ -1,5 +1,5 @@
 import { RecordedEvent } from '../../event-store/event-store.port';
-import { DocumentProjection } from '../../projections/read-model-store.port';
+import { DocumentProjection } from '../../event-store/read-model.port';
 import { USER_EVENT_TYPES, UserEvent, UserEventType } from '../user.events';
 import { Details, detailsOf } from './details';
 

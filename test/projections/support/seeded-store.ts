@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seedUserEvents } from '../../../bench/user-events.seeder';
 import { loadConfig } from '../../../src/config/config';
-import { createEventStore } from '../../../src/event-store/event-store.factory';
+import { openStores } from '../../../src/event-store/stores';
+import { USER_PROJECTIONS } from '../../../src/users/read-models/user.projections';
 import { TestDatabase, createTestDatabase } from '../../postgres/test-database';
 
 export interface SeededStore {
@@ -32,12 +33,12 @@ export async function seededStore(events: number): Promise<SeededStore> {
   }
   if (process.env.EVENTSTORE_CONNECTION_STRING) env.EVENTSTORE_CONNECTION_STRING = process.env.EVENTSTORE_CONNECTION_STRING;
   const prefix = `seed${randomBytes(3).toString('hex')}-`;
-  const store = await createEventStore(loadConfig(env));
+  const stores = await openStores(loadConfig(env), USER_PROJECTIONS);
   let users: number;
   try {
-    ({ users } = await seedUserEvents(store, events, { prefix }));
+    ({ users } = await seedUserEvents(stores.events, events, { prefix }));
   } finally {
-    await store.close();
+    await stores.close();
   }
   return {
     dataDir,
