@@ -1,31 +1,22 @@
 import 'reflect-metadata';
-import { Logger, LogLevel as NestLogLevel } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Logger as PinoLogger } from 'nestjs-pino';
 import { randomUUID } from 'node:crypto';
 import { AppModule } from './app.module';
-import { Config, ConfigError, LogLevel, loadConfig } from './config/config';
+import { Config, ConfigError, loadConfig } from './config/config';
 import { sendFrameworkError } from './errors/contract-exception.filter';
 import { installConnect } from './grpc/connect-routes';
 import { GrpcServer } from './grpc/grpc.server';
 import { KnownRoutes, installHttpEdge } from './http-edge';
 import { setupOpenApi } from './ops/openapi/openapi.setup';
+import { PinoLoggerService, createRootLogger } from './ops/logging/logger';
 import { httpServerOptions, installOps, packageVersion } from './ops/ops.setup';
-
-const NEST_LEVELS: Record<LogLevel, NestLogLevel[]> = {
-  fatal: ['fatal'],
-  error: ['fatal', 'error'],
-  warn: ['fatal', 'error', 'warn'],
-  info: ['fatal', 'error', 'warn', 'log'],
-  debug: ['fatal', 'error', 'warn', 'log', 'debug'],
-  trace: ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'],
-};
 
 /** Longest path parameter the router takes; longer ones are refused before any route runs. */
 export const MAX_PARAM_LENGTH = 200 * 12;
 
-export async function createApp(config: Config): Promise<NestFastifyApplication> {
+export async function createApp(config: Config, logger = new PinoLoggerService(createRootLogger(config.logLevel))): Promise<NestFastifyApplication> {
   const routes = new KnownRoutes();
   const adapter = new FastifyAdapter({
     // Body limit and timeouts on slow clients (BODY_LIMIT_BYTES, HTTP_*_TIMEOUT_MS).
@@ -47,16 +38,13 @@ export async function createApp(config: Config): Promise<NestFastifyApplication>
     frameworkErrors: sendFrameworkError,
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
-    logger: NEST_LEVELS[config.logLevel],
-    // Held until pino takes over below, so that every line is JSON.
-    bufferLogs: true,
+    logger,
     abortOnError: false,
     // Our own parser (http-edge) takes every body, so that a bad one is judged after the token.
     bodyParser: false,
   });
-  app.useLogger(app.get(PinoLogger));
   installHttpEdge(app, routes);
-  await installOps(app, config);
+  await installOps(app, config, logger.pino);
   // Connect and gRPC-web beside REST on this port; gRPC over HTTP/2 listens on GRPC_PORT (bootstrap).
   await installConnect(app, { readMaxBytes: config.http.bodyLimitBytes });
   await app.init();
@@ -65,17 +53,18 @@ export async function createApp(config: Config): Promise<NestFastifyApplication>
 }
 
 async function bootstrap(): Promise<void> {
-  const logger = new Logger('Bootstrap');
   let config: Config;
   try {
     config = loadConfig();
   } catch (error) {
     if (error instanceof ConfigError) {
-      logger.fatal(`invalid configuration: ${error.message}. Fix the variable and start again.`);
+      new PinoLoggerService(createRootLogger('info')).fatal(`invalid configuration: ${error.message}. Fix the variable and start again.`, 'Bootstrap');
       process.exit(78); // EX_CONFIG
     }
     throw error;
   }
+  Logger.overrideLogger(new PinoLoggerService(createRootLogger(config.logLevel)));
+  const logger = new Logger('Bootstrap');
   const app = await createApp(config);
   await app.listen({ port: config.port, host: config.host });
   // Before the "listening" line below, so that whoever waits for that line can also read the gRPC port.
@@ -123,6 +112,7 @@ function stopOnSignals(app: NestFastifyApplication, logger: Logger): void {
 if (require.main === module) {
   bootstrap().catch((error: unknown) => {
     new Logger('Bootstrap').fatal(`mfa-service could not start: ${(error as Error).stack ?? String(error)}`);
+    // Once the line is written: pino writes standard output synchronously.
     process.exit(1);
   });
 }

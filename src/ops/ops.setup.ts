@@ -2,7 +2,7 @@ import rateLimit from '@fastify/rate-limit';
 import { HttpException, HttpStatus } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { PinoLogger } from 'nestjs-pino';
+import type { Logger as Pino } from 'pino';
 import helmet, { HelmetOptions } from 'helmet';
 import { existsSync, readFileSync } from 'node:fs';
 import { IncomingMessage, STATUS_CODES, ServerResponse } from 'node:http';
@@ -63,7 +63,7 @@ function answerClientError(error: Error & { code?: string }, socket: Duplex): vo
  * the nesting limit of bodies, and the one log line and the metrics of each request. Must run
  * before app.init(), so that the rate limit's hook reaches every route.
  */
-export async function installOps(app: NestFastifyApplication, config: Config): Promise<void> {
+export async function installOps(app: NestFastifyApplication, config: Config, log: Pino): Promise<void> {
   const fastify = app.getHttpAdapter().getInstance();
   const headers = securityHeaders({
     // The service may run behind a proxy that ends TLS, or on plain HTTP in development: upgrading
@@ -86,7 +86,7 @@ export async function installOps(app: NestFastifyApplication, config: Config): P
     });
   }
   limitJsonDepth(fastify);
-  observeRequests(fastify, app.get(MetricsService));
+  observeRequests(fastify, app.get(MetricsService), log);
 }
 
 /**
@@ -116,12 +116,12 @@ async function callerKey(request: FastifyRequest, verifier: TokenVerifier): Prom
   }
 }
 
-function observeRequests(fastify: FastifyInstance, metrics: MetricsService): void {
+function observeRequests(fastify: FastifyInstance, metrics: MetricsService, log: Pino): void {
   fastify.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? UNMATCHED_ROUTE;
     const status = reply.statusCode;
     metrics.observeRequest(request.method, route, status, reply.elapsedTime / 1000);
-    PinoLogger.root?.[status >= 500 ? 'error' : 'info'](
+    log[status >= 500 ? 'error' : 'info'](
       {
         reqId: request.id,
         method: request.method,
