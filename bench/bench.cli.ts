@@ -29,6 +29,9 @@ latency percentiles and the service's rate relative to the bare endpoint's.
   --service-cpu N     core the service and the bare endpoint are pinned to (default 0)
   --load-cpu N        core the load generator is pinned to (default 1)
   --no-pin            pin nothing (the service and the load generator share the cores)
+  --compare NAME=V    measure again with the setting NAME=V, on a copy of the seeded store, and
+                      report what the default gains over it (repeatable; e.g. APPEND_GROUP_MAX=1
+                      turns group commit off, STATE_CACHE_SIZE=0 the kept states of long streams)
   --cpu-prof DIR      write a CPU profile of the service into DIR
   --node-args="A B"   extra node options for the service process (e.g. --node-args="--max-semi-space-size=32")
   --json FILE         also write the whole report as JSON
@@ -53,6 +56,7 @@ function main(): number {
         'service-cpu': { type: 'string' },
         'load-cpu': { type: 'string' },
         'no-pin': { type: 'boolean' },
+        compare: { type: 'string', multiple: true },
         'node-args': { type: 'string' },
         json: { type: 'string' },
         keep: { type: 'boolean' },
@@ -96,6 +100,11 @@ function main(): number {
             load: Math.floor(number('load-cpu', values['load-cpu'], 1, 0)),
           },
     };
+    options.compare = (values.compare ?? []).map((setting) => {
+      const match = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(setting);
+      if (!match) throw new UsageError(`--compare takes NAME=VALUE, got "${setting}"`);
+      return { name: match[1], value: match[2] };
+    });
     if (options.cpus && options.cpus.service === options.cpus.load) {
       throw new UsageError('--service-cpu and --load-cpu must differ: each gets a core of its own');
     }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
@@ -7,6 +7,7 @@ import { signDevToken } from '../src/auth/token-verifier';
 import { loadConfig } from '../src/config/config';
 import { openStores } from '../src/event-store/stores';
 import { USER_PROJECTIONS } from '../src/users/read-models/user.projections';
+import { summarizeCpuProfile } from './cpu-profile.summary';
 import { DiskProbe, STALL_MS, probeDisk } from './disk.probe';
 import { Latency, LoadResult, LoadSpec, LoadTarget } from './load.driver';
 import { ListeningProcess, cpuMsOf, memoryOf, runJson, startListening } from './process.support';
@@ -31,6 +32,8 @@ export interface BenchOptions {
   keep: boolean;
   /** Cores the service (and the bare endpoint) and the load generator are pinned to; none: not pinned. */
   cpus: { service: number; load: number } | null;
+  /** Settings each measured again with, on a copy of the seeded store, after the default. */
+  compare?: Array<{ name: string; value: string }>;
 }
 
 const DIST = resolve(__dirname, '..');
@@ -95,6 +98,8 @@ export interface BenchReport {
   seeding: { users: number; events: number; seconds: number };
   serverStartS: number;
   phases: PhaseReport[];
+  /** With --cpu-prof: where the service's main thread spent the measured phase. */
+  profile?: Array<{ part: string; share: number; usPerRequest: number }>;
   memory: { peakRssMb: number; endRssMb: number } | null;
   checks: Array<{ goal: string; value: string; ok: boolean }>;
   notes: string[];
@@ -112,6 +117,8 @@ export async function runRemoveOtpEmailBench(options: BenchOptions): Promise<Ben
   }
 
   const dataDir = mkdtempSync(join(tmpdir(), 'mfa-bench-'));
+  /** Data folders of the variants (--compare), removed with the run's. */
+  const copies: string[] = [];
   const database = options.backend === 'postgres' ? await createDatabase(options.postgresUrl) : undefined;
   const env = {
     DATA_DIR: dataDir,
@@ -198,62 +205,83 @@ export async function runRemoveOtpEmailBench(options: BenchOptions): Promise<Ben
     report.seeding.seconds = (Date.now() - seedStart) / 1000;
     report.stages.seeding = report.seeding.seconds;
 
-    // 3. The service on the seeded store; its start includes catching the read models up.
-    const startAt = Date.now();
-    const nodeArgs = [...report.serviceNodeArgs, ...(options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(options.cpuProfDir)}`] : [])];
-    server = await startListening(MAIN_JS, env, join(dataDir, 'service.log'), { timeoutMs: 600_000, nodeArgs, cpu: options.cpus?.service });
-    report.serverStartS = (Date.now() - startAt) / 1000;
-    report.stages['service start (catching up)'] = report.serverStartS;
-    const phasesAt = Date.now();
-    const pid = server.process.pid!;
-    let peakRssMb = 0;
-    const sampler = setInterval(() => (peakRssMb = Math.max(peakRssMb, memoryOf(pid)?.peakRssMb ?? 0)), 500);
-    const token = await signDevToken(dataDir, { sub: 'bench-admin', org: ORG, roles: { IAM_OWNER: [ORG] }, expiresIn: '4h' });
-    // The subscribers start from the first event of the seeded history: measured is the steady
-    // state, once every view and subscriber has caught up, as on a service that has been running.
-    const caughtUpAt = Date.now();
-    await caughtUp(server.url, token);
-    report.stages['subscribers catching up'] = (Date.now() - caughtUpAt) / 1000;
-    try {
-      if (long) {
-        for (const [name, prefix] of [
-          [`stream of ${SHORT}`, 'short-'],
-          [`stream of ${options.streamLength}`, 'long-'],
-        ]) {
-          const target: LoadTarget = { kind: 'toggle', prefix, from: 0, count: users };
-          // Twice per user in turn: each user's first command (which reads its whole stream) is
-          // in the warm-up, not in the measured phase.
-          log(`${name}: warm-up, 2 commands on each of ${users} users`);
-          const warm = await drive(server.url, token, target, options, 0, users * 2);
-          target.off = warm.off;
-          log(`  first load of each user: ${warm.durationS.toFixed(1)} s for ${users * 2} commands`);
-          report.phases.push({ name: `warm-up, ${name}`, result: warm, cpuMsPerRequest: NaN });
-          log(`${name}: RemoveOTPEmail/AddOTPEmail for ${options.durationS} s`);
-          report.phases.push(await measure(`toggle OTP Email, ${name}`, server, () => drive(server!.url, token, target, options)));
+    // 3. The service on the seeded store, and each variant on a copy of it made now.
+    const variants = [{ label: '', env, dataDir }];
+    for (const setting of options.compare ?? []) {
+      const copy = { ...env, DATA_DIR: `${dataDir}-${variants.length}`, [setting.name]: setting.value };
+      cpSync(dataDir, copy.DATA_DIR, { recursive: true });
+      copies.push(copy.DATA_DIR);
+      if (database) copy.DATABASE_URL = (await database.copy()).url;
+      variants.push({ label: ` (${setting.name}=${setting.value})`, env: copy, dataDir: copy.DATA_DIR });
+    }
+    for (const variant of variants) {
+      const startAt = Date.now();
+      const nodeArgs = [
+        ...report.serviceNodeArgs,
+        ...(options.cpuProfDir && !variant.label ? ['--cpu-prof', `--cpu-prof-dir=${resolve(options.cpuProfDir)}`] : []),
+      ];
+      server = await startListening(MAIN_JS, variant.env, join(variant.dataDir, 'service.log'), {
+        timeoutMs: 600_000,
+        nodeArgs,
+        cpu: options.cpus?.service,
+      });
+      if (!variant.label) report.serverStartS = (Date.now() - startAt) / 1000;
+      report.stages[`service start${variant.label}`] = (Date.now() - startAt) / 1000;
+      const phasesAt = Date.now();
+      const pid = server.process.pid!;
+      let peakRssMb = 0;
+      const sampler = setInterval(() => (peakRssMb = Math.max(peakRssMb, memoryOf(pid)?.peakRssMb ?? 0)), 500);
+      const token = await signDevToken(variant.dataDir, { sub: 'bench-admin', org: ORG, roles: { IAM_OWNER: [ORG] }, expiresIn: '4h' });
+      // The subscribers start from the first event of the seeded history: measured is the steady
+      // state, once every view and subscriber has caught up, as on a service that has been running.
+      const caughtUpAt = Date.now();
+      await caughtUp(server.url, token);
+      report.stages[`subscribers catching up${variant.label}`] = (Date.now() - caughtUpAt) / 1000;
+      try {
+        if (long) {
+          for (const [name, prefix] of [
+            [`stream of ${SHORT}`, 'short-'],
+            [`stream of ${options.streamLength}`, 'long-'],
+          ]) {
+            const target: LoadTarget = { kind: 'toggle', prefix, from: 0, count: users };
+            // Twice per user in turn: each user's first command (which reads its whole stream) is
+            // in the warm-up, not in the measured phase.
+            log(`${name}${variant.label}: warm-up, 2 commands on each of ${users} users`);
+            const warm = await drive(server.url, token, target, options, 0, users * 2);
+            target.off = warm.off;
+            log(`  first load of each user: ${warm.durationS.toFixed(1)} s for ${users * 2} commands`);
+            report.phases.push({ name: `warm-up, ${name}${variant.label}`, result: warm, cpuMsPerRequest: NaN });
+            // Then the usual warm-up, so that neither set is measured on a colder process than the other.
+            target.off = (await drive(server.url, token, target, options, options.warmupS)).off;
+            log(`${name}${variant.label}: RemoveOTPEmail/AddOTPEmail for ${options.durationS} s`);
+            const running = server;
+            report.phases.push(await measure(`toggle OTP Email, ${name}${variant.label}`, running, () => drive(running.url, token, target, options)));
+          }
+        } else {
+          log(`service${variant.label}: warm-up ${options.warmupS} s, then RemoveOTPEmail on distinct users for ${options.durationS} s`);
+          // The warm-up's share of the users, in proportion to its time.
+          const warmupUsers = Math.ceil((users * options.warmupS) / (options.warmupS + options.durationS));
+          await drive(server.url, token, { kind: 'remove-distinct', prefix: 'user-', from: 0, count: warmupUsers }, options, options.warmupS);
+          const target: LoadTarget = { kind: 'remove-distinct', prefix: 'user-', from: warmupUsers, count: users - warmupUsers };
+          const running = server;
+          const phase = await measure(`RemoveOTPEmail, distinct users${variant.label}`, running, () => drive(running.url, token, target, options));
+          const { result } = phase;
+          if (result.ok + result.non2xx >= target.count - options.connections) {
+            report.notes.push(
+              `all ${target.count} users seeded for the measured phase were used after ${result.durationS.toFixed(1)} s ` +
+                `(of ${options.durationS}); pass --users to seed more`,
+            );
+          }
+          report.phases.push(phase);
         }
-      } else {
-        log(`service: warm-up ${options.warmupS} s, then RemoveOTPEmail on distinct users for ${options.durationS} s`);
-        // The warm-up's share of the users, in proportion to its time.
-        const warmupUsers = Math.ceil((users * options.warmupS) / (options.warmupS + options.durationS));
-        await drive(server.url, token, { kind: 'remove-distinct', prefix: 'user-', from: 0, count: warmupUsers }, options, options.warmupS);
-        const target: LoadTarget = { kind: 'remove-distinct', prefix: 'user-', from: warmupUsers, count: users - warmupUsers };
-        const phase = await measure('RemoveOTPEmail, distinct users', server, () => drive(server!.url, token, target, options));
-        const { result } = phase;
-        if (result.ok + result.non2xx >= target.count - options.connections) {
-          report.notes.push(
-            `all ${target.count} users seeded for the measured phase were used after ${result.durationS.toFixed(1)} s ` +
-              `(of ${options.durationS}); pass --users to seed more`,
-          );
-        }
-        report.phases.push(phase);
+      } finally {
+        report.stages[`service phases${variant.label}`] = (Date.now() - phasesAt) / 1000;
+        clearInterval(sampler);
+        const end = memoryOf(pid);
+        if (!variant.label) report.memory = { peakRssMb: Math.max(peakRssMb, end?.peakRssMb ?? 0), endRssMb: end?.rssMb ?? NaN };
+        await server.stop();
+        server = undefined;
       }
-    } finally {
-      report.stages['service phases'] = (Date.now() - phasesAt) / 1000;
-      clearInterval(sampler);
-      const end = memoryOf(pid);
-      report.memory = { peakRssMb: Math.max(peakRssMb, end?.peakRssMb ?? 0), endRssMb: end?.rssMb ?? NaN };
-      await server.stop();
-      server = undefined;
     }
     // 4. The bare endpoint again: a shared machine's speed drifts over a run of minutes, and the
     // ratio is taken to the mean of the two.
@@ -268,6 +296,12 @@ export async function runRemoveOtpEmailBench(options: BenchOptions): Promise<Ben
           'the machine changed speed during the run; compare the ratios of several runs',
       );
     }
+    if (options.cpuProfDir) {
+      const measured = report.phases.find((p) => p.name.startsWith('RemoveOTPEmail') || p.name.startsWith('toggle OTP Email, stream of'))!;
+      const file = readdirSync(options.cpuProfDir).filter((name) => name.endsWith('.cpuprofile')).sort().pop();
+      // The profile ends when the service stops, just after its measured phase.
+      if (file) report.profile = summarizeCpuProfile(join(options.cpuProfDir, file), measured.result.durationS - 1, 0.5, measured.result.ok);
+    }
     report.stages.total = (Date.now() - runStart) / 1000;
     report.checks = checks(report);
     return report;
@@ -277,7 +311,7 @@ export async function runRemoveOtpEmailBench(options: BenchOptions): Promise<Ben
     if (options.keep) {
       log(`kept: DATA_DIR=${dataDir}${database ? ` DATABASE_URL=${database.url}` : ''}`);
     } else {
-      rmSync(dataDir, { recursive: true, force: true });
+      for (const dir of [dataDir, ...copies]) rmSync(dir, { recursive: true, force: true });
       await database?.drop();
     }
   }
@@ -360,6 +394,17 @@ function checks(report: BenchReport): BenchReport['checks'] {
       });
     }
   }
+  for (const setting of options.compare ?? []) {
+    const label = ` (${setting.name}=${setting.value})`;
+    const variant = phases.find((p) => p.name === `${main === find('RemoveOTPEmail') ? 'RemoveOTPEmail, distinct users' : `toggle OTP Email, stream of ${options.streamLength}`}${label}`)?.result;
+    if (!variant) continue;
+    const gain = main.rps / variant.rps - 1;
+    out.push({
+      goal: `what the default gains over ${setting.name}=${setting.value}, measured in this run (a mechanism stays at >= 10 %)`,
+      value: `${(gain * 100).toFixed(0)} % (${main.rps.toFixed(0)} against ${variant.rps.toFixed(0)} req/s; p99 ${main.latency.p99.toFixed(1)} against ${variant.latency.p99.toFixed(1)} ms)`,
+      ok: gain >= 0.1,
+    });
+  }
   if (report.memory) {
     out.push({
       goal: `service resident memory < ${GOALS.rssMb} MB (${report.seeding.events} events in the store)`,
@@ -391,6 +436,11 @@ export function formatReport(report: BenchReport): string {
       `| ${name} | ${r.rps.toFixed(0)} | ${r.latency.p50.toFixed(2)} | ${r.latency.p90.toFixed(2)} | ` +
         `${r.latency.p99.toFixed(2)} | ${r.latency.max.toFixed(1)} | ${r.non2xx + r.errors} | ${cpu.toFixed(3)} |`,
     );
+  }
+  if (report.profile) {
+    lines.push('', 'where the service spent the measured phase (CPU profile of its main thread; µs per request include the profiler):', '');
+    lines.push('| part | share | µs per request |', '|---|---:|---:|');
+    for (const { part, share, usPerRequest } of report.profile) lines.push(`| ${part} | ${(share * 100).toFixed(1)} % | ${usPerRequest.toFixed(0)} |`);
   }
   if (report.memory) {
     lines.push('', `service memory: peak resident ${report.memory.peakRssMb.toFixed(0)} MB, at the end ${report.memory.endRssMb.toFixed(0)} MB`);
@@ -424,20 +474,34 @@ function machine(): BenchReport['machine'] {
 
 const roundUp = (n: number, step: number) => Math.ceil(n / step) * step;
 
-async function createDatabase(serverUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
+interface BenchDatabase {
+  url: string;
+  /** A new database with this one's content (no one may be connected to this one meanwhile). */
+  copy(): Promise<BenchDatabase>;
+  drop(): Promise<void>;
+}
+
+async function createDatabase(serverUrl: string, template?: string): Promise<BenchDatabase> {
   const name = `mfa_bench_${randomBytes(6).toString('hex')}`;
   const admin = new Client({ connectionString: serverUrl });
   await admin.connect();
   try {
-    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.query(`CREATE DATABASE ${name}${template ? ` TEMPLATE ${template}` : ''}`);
   } finally {
     await admin.end();
   }
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
+  const copies: BenchDatabase[] = [];
   return {
     url: url.toString(),
+    async copy() {
+      const copy = await createDatabase(serverUrl, name);
+      copies.push(copy);
+      return copy;
+    },
     async drop() {
+      for (const copy of copies) await copy.drop();
       const client = new Client({ connectionString: serverUrl });
       await client.connect();
       try {

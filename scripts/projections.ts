@@ -9,7 +9,7 @@ import { ReadModelStore } from '../src/event-store/read-model.port';
 import { openStores } from '../src/event-store/stores';
 import { RebuildOutcome, RebuildTarget, lowestOf, rebuildBatch } from '../src/projections/rebuild';
 import { ViewStatus, viewStatusOf } from '../src/projections/view-status';
-import { SUBSCRIBERS } from '../src/subscribers/subscribers.module';
+import { SECURITY_NOTIFICATION_SUBSCRIBERS as SUBSCRIBERS } from '../src/security-notifications/security-notifications.module';
 import { subscriberNameOf, subscriptionView } from '../src/subscribers/subscribers.service';
 import { USER_PROJECTIONS as ALL_PROJECTIONS } from '../src/users/read-models/user.projections';
 

@@ -5,17 +5,18 @@ import { AdminModule } from './admin/admin.module';
 import { AuthModule } from './auth/auth.module';
 import { Config } from './config/config';
 import { ConfigModule } from './config/config.module';
-import { ContractExceptionFilter } from './errors/contract-exception.filter';
+import { ContractExceptionFilter } from './http-edge/contract-exception.filter';
 import { CommandsModule } from './commands/commands.module';
 import { StoreModule } from './event-store/stores';
 import { EventsStreamModule } from './events-stream/events-stream.module';
 import { OpsModule } from './ops/ops.module';
 import { ProjectionsModule } from './projections/projections.module';
+import { SecurityNotificationsModule } from './security-notifications/security-notifications.module';
 import { SubscribersModule } from './subscribers/subscribers.module';
 import { GrpcModule } from './grpc/grpc.module';
 import { CLOCK, Clock, systemClock } from './shared/clock';
 import { ID_GENERATOR, SnowflakeIdGenerator } from './shared/id-generator';
-import { BodyValidationPipe } from './shared/validation';
+import { BodyValidationPipe } from './http-edge/validation.pipes';
 import { USER_PROJECTIONS } from './users/read-models/user.projections';
 import { UsersModule } from './users/users.module';
 
@@ -37,6 +38,7 @@ export class AppModule {
         GrpcModule,
         OpsModule.forRoot(config),
         AdminModule,
+        SecurityNotificationsModule,
         EventsStreamModule,
       ],
       providers: [

@@ -5,10 +5,10 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { randomUUID } from 'node:crypto';
 import { AppModule } from './app.module';
 import { Config, ConfigError, loadConfig } from './config/config';
-import { sendFrameworkError } from './errors/contract-exception.filter';
+import { sendFrameworkError } from './http-edge/contract-exception.filter';
 import { installConnect } from './grpc/connect-routes';
 import { GrpcServer } from './grpc/grpc.server';
-import { KnownRoutes, installHttpEdge } from './http-edge';
+import { KnownRoutes, installHttpEdge } from './http-edge/http-edge';
 import { setupOpenApi } from './ops/openapi/openapi.setup';
 import { PinoLoggerService, createRootLogger } from './ops/logging/logger';
 import { httpServerOptions, installOps, packageVersion } from './ops/ops.setup';

@@ -3,7 +3,7 @@ import { ApiBadRequestResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags }
 import { Ctx, RequestContext } from '../auth/auth.guard';
 import { authorizeEverywhere } from '../auth/permissions';
 import { Errors } from '../errors/errors';
-import { RpcStatus } from '../ops/openapi/contract.schemas';
+import { RpcStatus } from '../http-edge/rpc-status.schema';
 import { EVENT_STORE, EventStore } from '../event-store/event-store.port';
 import { ProjectionsService } from '../projections/projections.service';
 import { SubscribersService } from '../subscribers/subscribers.service';

@@ -27,6 +27,7 @@ function configFor(dataDir: string, oidc: OidcConfig = {}): Config {
     logLevel: 'info',
     http: { bodyLimitBytes: 65536, requestTimeoutMs: 0, connectionTimeoutMs: 0, keepAliveTimeoutMs: 5000, rateLimitPerMinute: 0 },
     readyMaxLagEvents: 1000,
+    stateCacheSize: 0,
   };
 }
 

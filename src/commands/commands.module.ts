@@ -1,6 +1,18 @@
 import { Global, Module } from '@nestjs/common';
-import { StreamCommandHandler } from './stream-command.handler';
+import { Config } from '../config/config';
+import { CONFIG } from '../config/config.module';
+import { STATE_CACHE, StateCacheOptions, StreamCommandHandler } from './stream-command.handler';
 
 @Global()
-@Module({ providers: [StreamCommandHandler], exports: [StreamCommandHandler] })
+@Module({
+  providers: [
+    StreamCommandHandler,
+    {
+      provide: STATE_CACHE,
+      inject: [CONFIG],
+      useFactory: (config: Config): StateCacheOptions => ({ capacity: config.stateCacheSize, minEvents: 64 }),
+    },
+  ],
+  exports: [StreamCommandHandler],
+})
 export class CommandsModule {}

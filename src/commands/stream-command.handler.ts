@@ -51,9 +51,9 @@ export const MAX_ATTEMPTS = 10;
 
 export const STATE_CACHE = Symbol('StateCacheOptions');
 export interface StateCacheOptions {
-  /** Streams whose state is kept between commands; 0 keeps none. */
+  /** Streams whose state is kept between commands (STATE_CACHE_SIZE); 0 keeps none. */
   capacity: number;
-  /** Only streams of at least this many events are kept: a short one reads as fast as a cached one. */
+  /** Only streams of at least this many events are kept: a short one reads as fast as a kept one. */
   minEvents: number;
 }
 const DEFAULT_CACHE: StateCacheOptions = { capacity: 10_000, minEvents: 64 };

@@ -30,6 +30,10 @@ export interface Config {
   readyMaxLagEvents: number;
   /** Comment lines on /v2/events/_stream this often keep idle streams (and proxies) open; default 15000. */
   eventsStreamHeartbeatMs?: number;
+  /** Most appends that share one transaction (group commit); 1 commits each on its own. Unset: the backend's default. */
+  appendGroupMax?: number;
+  /** Long streams whose folded state commands keep between them; 0 keeps none. */
+  stateCacheSize: number;
 }
 
 export interface HttpLimits {
@@ -163,5 +167,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     readyMaxLagEvents: integer(env, 'READY_MAX_LAG_EVENTS', 1000, 0),
     eventsStreamHeartbeatMs: integer(env, 'EVENTS_STREAM_HEARTBEAT_MS', 15_000, 10, 3_600_000),
+    appendGroupMax: optional(env, 'APPEND_GROUP_MAX') === undefined ? undefined : integer(env, 'APPEND_GROUP_MAX', 1, 1, 10_000),
+    stateCacheSize: integer(env, 'STATE_CACHE_SIZE', 10_000, 0, 1_000_000),
   };
 }

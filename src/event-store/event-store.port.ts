@@ -1,8 +1,4 @@
-/**
- * The event store port: what every backend (embedded SQLite, PostgreSQL, EventStoreDB) implements.
- * Only adapters know their driver; they turn driver errors into the errors below and bigints into
- * numbers.
- */
+/** The event store port of every backend; only an adapter knows its driver, and turns its errors into the ones below. */
 
 /** Metadata every event carries, as the contract requires. */
 export interface EventMetadata {
@@ -15,7 +11,7 @@ export interface EventMetadata {
 }
 
 export interface NewEvent {
-  /** Unique id of this event; appending the same id twice is an idempotent retry. */
+  /** Unique id of this event: no two events of a store share one. */
   eventId: string;
   type: string;
   /** JSON payload; null for events without one. */
@@ -53,10 +49,7 @@ export interface StreamRead {
 export interface ReadStreamOptions {
   /** Only events at or after this revision (all when absent). `revision` in the answer is still the stream's last. */
   fromRevision?: number;
-  /**
-   * At most this many events from `fromRevision` on (all when absent): a long stream is read a page
-   * at a time. When the answer holds this many, the stream may go on.
-   */
+  /** At most this many events from `fromRevision` on: a long stream is read a page at a time. */
   maxCount?: number;
 }
 

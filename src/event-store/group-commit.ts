@@ -58,11 +58,7 @@ export class GroupCommit {
 
   private async settle(group: Pending[]): Promise<void> {
     const outcomes = await this.outcomesOf(group);
-    group.forEach((pending, i) => {
-      const outcome = outcomes[i];
-      if (outcome instanceof Error) pending.reject(outcome);
-      else pending.resolve(outcome);
-    });
+    group.forEach((pending, i) => (outcomes[i] instanceof Error ? pending.reject(outcomes[i]) : pending.resolve(outcomes[i] as AppendResult)));
   }
 
   private async outcomesOf(group: readonly AppendRequest[]): Promise<AppendOutcome[]> {

@@ -24,28 +24,25 @@ export interface ProjectionFailure {
   at: Date;
 }
 
-/** A generation of a view being filled in the background while the active one answers reads. */
-export interface RebuildProgress {
-  generation: number;
-  /** Global position of the last event the new generation has considered. */
+/** Where a generation of a view is: the last event it considered (applied or skipped), and the time of the last it applied. */
+interface Progress {
   position: number;
   lastEventAt: Date | null;
-  startedAt: Date;
+  /** When it last moved. */
   updatedAt: Date | null;
+  /** Set when it stopped on an event; it then takes no more until that is cleared. */
   failure: ProjectionFailure | null;
 }
 
-export interface Checkpoint {
-  /** Global position of the last event considered (applied or skipped) by the active generation. */
-  position: number;
-  /** Time of the last event applied. */
-  lastEventAt: Date | null;
-  /** When the checkpoint last moved. */
-  updatedAt: Date | null;
+/** A generation being filled in the background while the active one answers reads. */
+export interface RebuildProgress extends Progress {
+  generation: number;
+  startedAt: Date;
+}
+
+export interface Checkpoint extends Progress {
   /** The generation (table) that answers reads. */
   generation: number;
-  /** Set when the view stopped on an event; it then takes no more events until it is cleared. */
-  failure: ProjectionFailure | null;
   rebuild: RebuildProgress | null;
 }
 
@@ -65,13 +62,11 @@ export interface ListOptions {
 }
 
 /**
- * Where read models live. Every view is kept per generation: reads and `apply` go to the ACTIVE
- * generation, whose number is stored with the checkpoint; a rebuild fills the next generation
- * beside it and switches over atomically once it has caught up. Any process may drive a rebuild
- * (the service or the CLI): every operation looks the active generation up in its own transaction.
- *
- * On SQLite and PostgreSQL the event store and this store are one database: projections named at
- * open are applied in the same transaction as the events they come from (inline).
+ * Where read models live, per view and generation: reads and `apply` go to the active generation,
+ * named with the checkpoint; a rebuild fills the next one beside it and switches over atomically
+ * once it has caught up. Any process may drive a rebuild (the service or the CLI): every operation
+ * looks the active generation up in its own transaction. On SQLite and PostgreSQL this store and
+ * the event store are one database, and the views named at open are written by every append.
  */
 export interface ReadModelStore {
   readonly backend: string;
@@ -79,10 +74,9 @@ export interface ReadModelStore {
   prepare(projection: DocumentProjection): Promise<void>;
   checkpoint(projection: DocumentProjection): Promise<Checkpoint>;
   /**
-   * In one transaction, on each view's active generation: applies the events after its stored
-   * position and moves it to `upTo` (never back), skipping events at or before it, so that a
-   * batch applied twice changes nothing. A view whose evolve throws keeps the events before that
-   * one and stops there, with the failure stored; a stopped view is left as it is.
+   * In one transaction, each view's active generation applies the events after its position and
+   * moves to `upTo` (never back): a batch applied twice changes nothing. A view whose evolve throws
+   * keeps the events before that one and stops there, the failure stored; a stopped view is left alone.
    */
   apply(projections: readonly DocumentProjection[], events: readonly RecordedEvent[], upTo: number): Promise<Applied[]>;
   /** A document of the active generation. */
@@ -92,10 +86,9 @@ export interface ReadModelStore {
   /** Starts a new, empty generation (abandoning a rebuild under way); returns its number. */
   startRebuild(projection: DocumentProjection): Promise<number>;
   /**
-   * `apply` for the generation being rebuilt. With `finish`, the caller has read to the end of the
-   * log: the store applies whatever it holds beyond `upTo` itself (when it holds the events) and,
-   * when the new generation is then as far as the active one, makes it the active one in the same
-   * transaction (clearing its failure) and drops the old one.
+   * `apply` for the generation being rebuilt. With `finish` (the caller read to the end of the log)
+   * it also applies what the store holds beyond `upTo`, and when it is then as far as the active
+   * generation, switches to it in the same transaction (clearing the failure) and drops the old one.
    */
   applyRebuild(
     projection: DocumentProjection,
@@ -111,7 +104,7 @@ export interface ReadModelStore {
 
 export const READ_MODEL_STORE = Symbol('ReadModelStore');
 
-/** The table of a projection version's generation. Generation 0 keeps the name tables had before generations existed. */
+/** The table of a projection version's generation (generation 0: the name tables had before generations). */
 export const tableOf = (projection: Pick<DocumentProjection, 'name' | 'version'>, generation = 0): string =>
   `rm_${projection.name}_v${projection.version}${generation > 0 ? `_g${generation}` : ''}`.replace(/[^a-z0-9_]/gi, '_');
 

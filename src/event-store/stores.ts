@@ -11,11 +11,7 @@ import { SqliteStore } from './sqlite/sqlite-store.adapter';
 export interface Stores {
   events: EventStore;
   readModels: ReadModelStore;
-  /**
-   * True when events and read models share a database (SQLite, PostgreSQL): the projections given
-   * to openStores are written in each append's transaction. False with EventStoreDB, whose read
-   * models follow the log.
-   */
+  /** True when events and read models share a database (SQLite, PostgreSQL): every append writes the views; false with EventStoreDB. */
   inline: boolean;
   close(): Promise<void>;
 }
@@ -43,14 +39,14 @@ export async function openStores(config: Config, projections: readonly DocumentP
   }
   if (config.databaseUrl) {
     const { PostgresStore } = await import('./postgres/postgres-store.adapter.js');
-    const store = await PostgresStore.open(config.databaseUrl, { inline: projections });
+    const store = await PostgresStore.open(config.databaseUrl, { inline: projections, maxGroup: config.appendGroupMax });
     return { events: store, readModels: store, inline: true, close: () => store.close() };
   }
   const earlier = join(config.dataDir, 'read-models.sqlite');
   if (existsSync(earlier)) {
     new Logger('Stores').warn(`${earlier} is no longer used: read models now live in events.sqlite beside the events; it can be deleted`);
   }
-  const store = new SqliteStore(join(config.dataDir, 'events.sqlite'), { inline: projections });
+  const store = new SqliteStore(join(config.dataDir, 'events.sqlite'), { inline: projections, maxGroup: config.appendGroupMax });
   return { events: store, readModels: store, inline: true, close: () => store.close() };
 }
 
@@ -59,7 +55,6 @@ export async function openStores(config: Config, projections: readonly DocumentP
 @Module({})
 export class StoreModule implements OnApplicationShutdown {
   constructor(@Inject(STORES) private readonly stores: Stores) {}
-
   static forRoot(projections: readonly DocumentProjection[]): DynamicModule {
     return {
       module: StoreModule,

@@ -3,7 +3,7 @@ import { ConnectError, createContextKey, type HandlerContext, type Interceptor }
 import { randomUUID } from 'node:crypto';
 import type { RequestContext } from '../auth/auth.guard';
 import type { TokenVerifier } from '../auth/token-verifier';
-import { errorBody, toServiceError } from '../errors/contract-exception.filter';
+import { errorBody, toServiceError } from '../http-edge/contract-exception.filter';
 import { StatusCode } from '../errors/service-error';
 import type { ZitadelProto } from './zitadel-proto';
 

@@ -2,7 +2,7 @@ import { Inject, Injectable, type Type } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import { fromJson, toJson, type DescMessage, type JsonValue, type MessageShape } from '@bufbuild/protobuf';
 import type { ServiceImpl } from '@connectrpc/connect';
-import { BodyValidationPipe, UserIdPipe } from '../shared/validation';
+import { BodyValidationPipe, UserIdPipe } from '../http-edge/validation.pipes';
 import { AddHumanUserCommand } from '../users/add-human-user/add-human-user.command';
 import { AddHumanUserDto } from '../users/add-human-user/add-human-user.dto';
 import { AddOTPEmailCommand } from '../users/add-otp-email/add-otp-email.command';

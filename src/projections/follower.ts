@@ -15,7 +15,7 @@ export interface FollowerOptions {
 }
 
 /** Besides notifications, a listening follower looks at the log this often (another process's events). */
-const POLL_MS = 5000;
+const POLL_MS = 1000;
 /** Wait before reading again after the store failed. */
 const OUTAGE_RETRY_MS = 1000;
 
@@ -53,18 +53,23 @@ export class Follower {
     return this.stopped ? Promise.resolve() : this.runs.run();
   }
 
-  /** From now on, follows new events as they are committed, and looks for others' on a timer. */
+  /** Catches up, then follows new events as they are committed, and looks for others' on a timer. */
   listen(): void {
     this.unsubscribe ??= this.events.onAppended(() => void this.catchUp());
     this.pollTimer ??= setInterval(() => void this.catchUp(), POLL_MS).unref();
+    void this.catchUp();
   }
 
   async stop(): Promise<void> {
+    this.halt();
+    await this.runs.settled();
+  }
+
+  private halt(): void {
     this.stopped = true;
     this.unsubscribe?.();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.pollTimer) clearInterval(this.pollTimer);
-    await this.runs.settled();
   }
 
   private async follow(): Promise<void> {
@@ -76,12 +81,7 @@ export class Follower {
         const batch = await this.events.readAll({ after: this.position, limit: this.options.batchSize });
         const endOfLog = batch.length < this.options.batchSize;
         const step = await this.handle(batch, endOfLog);
-        if (step === 'done') {
-          this.stopped = true;
-          this.unsubscribe?.();
-          if (this.pollTimer) clearInterval(this.pollTimer);
-          return;
-        }
+        if (step === 'done') return this.halt();
         this.position = step.position;
         if (step.retryInMs !== undefined) return this.retryIn(step.retryInMs);
         if (endOfLog) return;

@@ -43,7 +43,7 @@ export class ProjectionsService implements OnApplicationBootstrap, OnApplication
 
   /** Prepares the views and catches them up before the service takes requests. */
   async onApplicationBootstrap(): Promise<void> {
-    const { readModels, events } = this.stores;
+    const { readModels } = this.stores;
     for (const projection of this.projections) {
       await readModels.prepare(projection);
       const checkpoint = await readModels.checkpoint(projection);
@@ -159,8 +159,8 @@ export class ProjectionsService implements OnApplicationBootstrap, OnApplication
     );
     void this.rebuilds.get(projection.name)?.stop();
     this.rebuilds.set(projection.name, rebuild);
-    if (!this.stores.inline) rebuild.listen();
-    void rebuild.catchUp();
+    if (this.stores.inline) void rebuild.catchUp();
+    else rebuild.listen();
   }
 
   private reportRebuild({ projection, generation, result, position, failure }: RebuildOutcome, ms: number): void {

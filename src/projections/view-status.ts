@@ -22,17 +22,7 @@ export async function viewStatusOf(
   head: number,
 ): Promise<ViewStatus> {
   const checkpoint = await readModels.checkpoint(projection);
-  let lagSeconds = 0;
-  if (checkpoint.position < head) {
-    const [next] = await events.readAll({ after: checkpoint.position, limit: 1 });
-    if (next) lagSeconds = Math.max(0, (now.getTime() - next.createdAt.getTime()) / 1000);
-  }
-  return {
-    ...checkpoint,
-    name: projection.name,
-    version: projection.version,
-    head,
-    lagEvents: Math.max(0, head - checkpoint.position),
-    lagSeconds,
-  };
+  const [next] = checkpoint.position < head ? await events.readAll({ after: checkpoint.position, limit: 1 }) : [];
+  const lagSeconds = next ? Math.max(0, (now.getTime() - next.createdAt.getTime()) / 1000) : 0;
+  return { ...checkpoint, name: projection.name, version: projection.version, head, lagEvents: Math.max(0, head - checkpoint.position), lagSeconds };
 }

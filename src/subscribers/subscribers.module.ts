@@ -1,15 +1,8 @@
 import { Global, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
-import { SecurityNotificationsSubscriber } from './security-notifications/security-notifications.subscriber';
 import { SubscribersService } from './subscribers.service';
 
-/** The subscribers inside the service, each an @EventsHandler(CommittedEvents) provider: add one to `SUBSCRIBERS`. */
-export const SUBSCRIBERS = [SecurityNotificationsSubscriber];
-
+/** Feeds every @EventsHandler(CommittedEvents) provider of the application, wherever it is declared. */
 @Global()
-@Module({
-  imports: [DiscoveryModule],
-  providers: [SubscribersService, ...SUBSCRIBERS],
-  exports: [SubscribersService],
-})
+@Module({ imports: [DiscoveryModule], providers: [SubscribersService], exports: [SubscribersService] })
 export class SubscribersModule {}

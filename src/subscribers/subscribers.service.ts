@@ -89,10 +89,7 @@ export class SubscribersService implements OnApplicationBootstrap, OnApplication
       this.subscriptions.push(subscription);
     }
     this.logger.log(`${this.subscriptions.length} subscriber(s) receive committed events`);
-    for (const { follower } of this.subscriptions) {
-      follower.listen();
-      void follower.catchUp();
-    }
+    for (const { follower } of this.subscriptions) follower.listen();
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -4,7 +4,7 @@ import { after, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/config';
 import { openStores } from '../../src/event-store/stores';
 import { USER_PROJECTIONS } from '../../src/users/read-models/user.projections';
-import { EventStore, RecordedEvent } from '../../src/event-store/event-store.port';
+import { RecordedEvent } from '../../src/event-store/event-store.port';
 import { UserEventType, toUserEvent, userStreamId } from '../../src/users/user.events';
 import { UserState, evolveUser, initialUserState } from '../../src/users/user.state';
 import { Response, RunningServer, startServer, stopAll } from '../support/server';

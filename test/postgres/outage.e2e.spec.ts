@@ -117,12 +117,6 @@ describe('PostgreSQL outages', async () => {
     const read = await server.request('GET', `/v2/users/${userId}`, { token: admin });
     assert.deepEqual(read.body.details, removed.body.details);
     assert.deepEqual((await streamOf(userId)).map((e) => e.type).slice(-1), ['user.human.mfa.otp.email.removed']);
-    // The connection that listens for other instances' events came back by itself.
-    const deadline = Date.now() + 10000;
-    while (!/listening for new events again/.test(server.logs())) {
-      if (Date.now() > deadline) assert.fail(`the listener did not reconnect:\n${server.logs().slice(-3000)}`);
-      await sleep(100);
-    }
   });
 
   it('cut in the middle of a run of writes: 200 or 503 each, no write by halves, every 200 kept', async () => {

@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { EventStore, WrongExpectedRevisionError } from '../../src/event-store/event-store.port';
-import { DocumentProjection, ReadModelStore } from '../../src/event-store/read-model.port';
+import { WrongExpectedRevisionError } from '../../src/event-store/event-store.port';
+import { DocumentProjection } from '../../src/event-store/read-model.port';
 import { newEvent } from './event-store.contract';
 import { COUNTED, Counter, countersProjection } from './read-model-store.contract';
 import { StoreLocation } from './store-openers';
-
-type Store = EventStore & ReadModelStore;
 
 /** Document ids of one test: events of the other tests (which a new view catches up on) never touch them. */
 const ids = () => {
@@ -38,7 +36,7 @@ export function inlineViewsContract(name: string, locate: () => Promise<StoreLoc
     });
 
     it('writes a view and its checkpoint in the transaction of the append, so the next read shows it', async () => {
-      const { a, b, c } = ids();
+      const { a, b } = ids();
       const view = fresh();
       // A view these events do not touch, named first: it must not get in the way of the other one.
       const idle = { ...fresh(), eventTypes: ['contract.never'] };
@@ -76,7 +74,7 @@ export function inlineViewsContract(name: string, locate: () => Promise<StoreLoc
     });
 
     it('writes nothing for an append refused on its expected revision', async () => {
-      const { a, b, c } = ids();
+      const { a } = ids();
       const view = fresh();
       const store = await location.open([view]);
       const id = stream();
@@ -86,7 +84,7 @@ export function inlineViewsContract(name: string, locate: () => Promise<StoreLoc
     });
 
     it('stops a view whose evolve throws at that event; the append and the other views go on', async () => {
-      const { a, b, c } = ids();
+      const { a } = ids();
       const name = `inline_${run}_${++views}`;
       const healthy = fresh();
       const probe = await location.open([]);
@@ -107,7 +105,7 @@ export function inlineViewsContract(name: string, locate: () => Promise<StoreLoc
     });
 
     it('applies first the events another client appended without the view', async () => {
-      const { a, b, c } = ids();
+      const { a, b } = ids();
       const view = fresh();
       const withView = await location.open([view]);
       const without = await location.open([]);
@@ -121,7 +119,7 @@ export function inlineViewsContract(name: string, locate: () => Promise<StoreLoc
     });
 
     it('switches a rebuild with the events appended after its last batch, so it never goes back in time', async () => {
-      const { a, b, c } = ids();
+      const { a } = ids();
       const view = fresh();
       const store = await location.open([view]);
       const head = await store.headPosition();

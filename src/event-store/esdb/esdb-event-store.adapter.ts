@@ -69,24 +69,19 @@ interface ClientEvent {
 /**
  * The event store on EventStoreDB, through its gRPC client.
  *
- * Mapping: an event is a JSON event with our eventId as its id, our type, our data (null for none)
- * and, as JSON metadata, resourceOwner, creator, correlationId plus `createdAt` (ISO 8601 with
- * milliseconds), so that a read gives back the time the command decided rather than the server's
- * clock; events written by others without it fall back to the server's `created`.
+ * Mapping: a JSON event with our eventId, type and data (null for none), and as metadata
+ * resourceOwner, creator, correlationId and `createdAt` (ISO 8601 with milliseconds): a read gives
+ * back the time the command decided; others' events without it fall back to the server's `created`.
  *
- * Positions: an event's `position` is its commit position in $all, a byte offset in the
- * transaction log. An append made through gRPC writes every event as its own implicitly committed
- * record, whose commit and prepare positions are equal, so the commit position alone names the
- * event and we rebuild the full position as { commit: p, prepare: p }. Reads of $all from a
- * position include the event at it, so readAll skips it. Limitation: events written by explicit
- * transactions of the old TCP API share the commit position of their transaction; this adapter
- * would treat them as one position and could skip the later ones. It never writes such events.
- * Positions are bigints on the wire and numbers here, exact up to 2^53 bytes of log (8 PiB).
+ * Positions: an event's `position` is its commit position in $all (a byte offset, exact as a number
+ * up to 8 PiB). An append through gRPC writes every event as its own implicitly committed record,
+ * whose commit and prepare positions are equal, so we rebuild the full position as { p, p }; reads
+ * from a position include the event at it, so readAll skips it. (Events of the old TCP API's
+ * explicit transactions share their commit position; this adapter never writes such events.)
  *
- * $all holds the server's system events ($-prefixed types, or streams starting with $) too: readAll
- * and headPosition never return them. The client (6.2.1) cannot send a server-side filter with
- * readAll, so readAll skips them itself; the live notifications use a server-side filtered
- * subscription instead.
+ * $all holds the server's system events ($-prefixed types or streams) too; readAll and headPosition
+ * skip them (client 6.2.1 sends no server-side filter with readAll), and the live notifications
+ * come from a subscription filtered on the server.
  */
 export class EventStoreDbEventStore implements EventStore {
   readonly backend = 'eventstoredb';

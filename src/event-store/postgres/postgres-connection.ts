@@ -33,7 +33,7 @@ const DEFAULTS: Required<PostgresOptions> = {
   statementTimeoutMs: 10000,
 };
 
-/** Connection settings shared by the pool and the notification listener. */
+/** Connection settings of the pool. */
 export function connectionConfig(url: string, options: PostgresOptions = {}): PoolConfig {
   const settings = { ...DEFAULTS, ...options };
   return {

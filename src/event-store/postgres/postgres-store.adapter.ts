@@ -1,5 +1,4 @@
 import { Logger } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import { Pool, PoolClient } from 'pg';
 import {
   AppendResult,
@@ -41,7 +40,6 @@ import {
   toStoreError,
 } from './postgres-connection';
 import { Migration, migrate } from './postgres-migrations';
-import { PostgresNotificationListener } from './postgres-notification.listener';
 
 /**
  * data and metadata are json, not jsonb: json keeps the exact text appended, and jsonb refuses some
@@ -95,8 +93,13 @@ export const READ_MODEL_MIGRATIONS: readonly Migration[] = [
   },
 ];
 
-/** Channel on which every append announces the new head position (payload: "<position> <instance>"). */
-export const EVENTS_CHANNEL = 'mfa_events_appended';
+export interface PostgresStoreOptions extends PostgresOptions {
+  /** Given when this database holds the events: these projections are applied in every append's transaction. */
+  inline?: readonly DocumentProjection[];
+  now?: () => Date;
+  /** Most appends per transaction (group commit); default MAX_GROUP. */
+  maxGroup?: number;
+}
 
 /** Appends waiting at once that share one transaction; more wait for the next one. */
 const MAX_GROUP = 200;
@@ -139,10 +142,9 @@ interface ViewTarget {
 
 /**
  * The appends of a group as one statement, whatever their number: for each append it reads the
- * stream's last revision and whether any of its event ids is stored already, inserts its events
- * only when the revision is the expected one and none is, and answers per append the revision it
- * found, the events it inserted and the first position they took. A conflict is therefore an
- * answer, not an error, and does not abort the other appends. Positions follow on from $9.
+ * stream's last revision, inserts its events only when that is the expected one, and answers the
+ * revision it found and the first position its events took. A conflict is therefore an answer,
+ * not an error, and does not abort the other appends. Positions follow on from $9.
  */
 const GROUP_APPEND_SQL = `
   WITH ev AS MATERIALIZED (
@@ -150,22 +152,19 @@ const GROUP_APPEND_SQL = `
       WITH ORDINALITY AS ev(ai, event_id, type, data, metadata, created_at, n)
   ), app AS MATERIALIZED (
     SELECT a.ai, a.expected, a.stream_id,
-           coalesce((SELECT max(e.revision) FROM events e WHERE e.stream_id = a.stream_id), -1) AS head,
-           (SELECT count(*) FROM ev JOIN events e ON e.event_id = ev.event_id WHERE ev.ai = a.ai)::integer AS existing
+           coalesce((SELECT max(e.revision) FROM events e WHERE e.stream_id = a.stream_id), -1) AS head
     FROM unnest($1::text[], $2::integer[]) WITH ORDINALITY AS a(stream_id, expected, ai)
   ), numbered AS MATERIALIZED (
     SELECT ev.ai, ev.event_id, ev.type, ev.data, ev.metadata, ev.created_at, app.stream_id,
            app.head + row_number() OVER (PARTITION BY ev.ai ORDER BY ev.n) AS revision,
            $9::bigint + row_number() OVER (ORDER BY ev.n) - 1 AS position
     FROM ev JOIN app ON app.ai = ev.ai
-    WHERE app.existing = 0 AND (app.expected IS NULL OR app.head = app.expected)
+    WHERE app.expected IS NULL OR app.head = app.expected
   ), inserted AS (
     INSERT INTO events (${COLUMNS})
     SELECT position, stream_id, revision, event_id, type, data::json, metadata::json, created_at::timestamptz FROM numbered
   )
-  SELECT app.head AS revision, app.existing,
-         (SELECT count(*) FROM numbered WHERE numbered.ai = app.ai)::integer AS inserted,
-         (SELECT min(position) FROM numbered WHERE numbered.ai = app.ai)::text AS first
+  SELECT app.head AS revision, (SELECT min(position) FROM numbered WHERE numbered.ai = app.ai)::text AS first
   FROM app ORDER BY app.ai`;
 
 /** Splits a group into rounds in which each stream appears once: a round is one statement. */
@@ -185,26 +184,18 @@ function roundsOf(group: readonly AppendRequest[]): AppendRequest[][] {
 /**
  * Events and read models in PostgreSQL, shared by any number of service instances.
  *
- * Global order without skipped events: each append transaction takes one advisory lock before it
- * looks at the head and numbers its events from max(position) + 1 under it. PostgreSQL releases
- * the lock only once the commit is visible, so transactions commit in the order of their positions
- * and a reader polling "after the last position I saw" never skips one. Group commit puts every
- * append waiting into one transaction, so the lock is taken once per group.
- *
- * Inline read models: the same transaction locks the inline views' checkpoint rows, evolves their
- * documents and moves the checkpoints, so a 200 is visible to every read on every instance. Every
- * writer of a checkpoint locks its row; whoever needs several locks takes the append lock first,
- * then checkpoint rows in view order, then rebuild rows, so no two transactions wait for each other.
- *
- * New events: the transaction NOTIFYs the new head, which PostgreSQL delivers on commit to every
- * instance listening; this process tells its own listeners directly.
+ * Global order without skipped events: each append transaction takes one advisory lock, then
+ * numbers its events from max(position) + 1. PostgreSQL releases the lock only once the commit is
+ * visible, so a reader polling "after the last position I saw" never skips one. Group commit takes
+ * the lock once per group. The same transaction locks the inline views' checkpoint rows and writes
+ * their documents, so a 200 is visible to every read on every instance. Whoever needs several locks
+ * takes the append lock, then checkpoint rows in view order, then rebuild rows: no two transactions
+ * wait for each other. Followers find other instances' events when they poll.
  */
 export class PostgresStore implements EventStore, ReadModelStore {
   readonly backend = 'postgres';
   private readonly logger = new Logger('PostgresStore');
-  private readonly instance = randomUUID().slice(0, 8);
   private readonly listeners = new Set<(position: number) => void>();
-  private readonly listener: PostgresNotificationListener;
   private readonly appends: GroupCommit;
   private readonly inline: readonly DocumentProjection[];
   /** Last active generation seen per view, so a read is usually one round trip. */
@@ -213,40 +204,22 @@ export class PostgresStore implements EventStore, ReadModelStore {
 
   private constructor(
     private readonly pool: Pool,
-    url: string,
-    private readonly options: PostgresOptions & { inline?: readonly DocumentProjection[]; now?: () => Date },
+    private readonly options: PostgresStoreOptions,
   ) {
     this.inline = [...(options.inline ?? [])].sort((a, b) => viewKeyOf(a).localeCompare(viewKeyOf(b)));
-    this.appends = new GroupCommit((group) => this.commit(group), MAX_GROUP);
-    this.listener = new PostgresNotificationListener(
-      url,
-      EVENTS_CHANNEL,
-      {
-        notification: (payload) => {
-          const [position, instance] = payload.split(' ');
-          if (instance !== this.instance) this.tell(Number(position));
-        },
-        reconnected: () => void this.headPosition().then((head) => this.tell(head), () => undefined),
-      },
-      options,
-    );
+    this.appends = new GroupCommit((group) => this.commit(group), options.maxGroup ?? MAX_GROUP);
   }
 
-  /**
-   * Connects and brings the schema up to date. With `inline`, this database holds the events: the
-   * projections are prepared and applied by every append, and the store listens for other
-   * instances' events.
-   */
+  /** Connects and brings the schema up to date; with `inline`, prepares the views every append writes. */
   static async open(
     url: string,
-    options: PostgresOptions & { inline?: readonly DocumentProjection[]; now?: () => Date } = {},
+    options: PostgresStoreOptions = {},
   ): Promise<PostgresStore> {
-    const store = new PostgresStore(createPool(url, 'PostgresStore', options), url, options);
+    const store = new PostgresStore(createPool(url, 'PostgresStore', options), options);
     try {
       await migrate(store.pool, 'event_store', EVENT_STORE_MIGRATIONS);
       await migrate(store.pool, 'read_models', READ_MODEL_MIGRATIONS);
       for (const projection of store.inline) await store.prepare(projection);
-      if (options.inline) await store.listener.start();
     } catch (error) {
       await store.close();
       throw openFailure(toStoreError(error, 'opening'), 'store', url);
@@ -317,7 +290,6 @@ export class PostgresStore implements EventStore, ReadModelStore {
     this.closed = true;
     // Appends already accepted are committed (or fail) before the connections go.
     await this.appends.drain();
-    await this.listener.stop();
     await this.pool.end().catch(() => undefined);
   }
 
@@ -521,7 +493,7 @@ export class PostgresStore implements EventStore, ReadModelStore {
       const committed: RecordedEvent[] = [];
       for (const round of roundsOf(group)) {
         const events = round.flatMap((append, ai) => append.events.map((event) => ({ ai: ai + 1, event })));
-        const { rows } = await client.query<{ revision: number; existing: number; inserted: number; first: string | null }>(
+        const { rows } = await client.query<{ revision: number; first: string | null }>(
           GROUP_APPEND_SQL,
           [
             round.map((append) => append.streamId),
@@ -536,10 +508,8 @@ export class PostgresStore implements EventStore, ReadModelStore {
           ],
         );
         for (const [i, append] of round.entries()) {
-          const { revision: head, existing, inserted, first } = rows[i];
-          if (existing > 0) {
-            outcomes.set(append, await this.retried(client, append));
-          } else if (inserted === 0) {
+          const { revision: head, first } = rows[i];
+          if (first === null) {
             outcomes.set(append, new WrongExpectedRevisionError(append.streamId, append.expected, head < 0 ? 'no_stream' : head));
           } else {
             const recorded = append.events.map((event, k) => ({
@@ -557,10 +527,9 @@ export class PostgresStore implements EventStore, ReadModelStore {
       }
       if (committed.length) await this.applyInline(client, opened[3].rows, committed);
       const answers = group.map((append) => outcomes.get(append)!);
-      // NOTIFY is delivered when (and only if) the transaction commits.
       const head = next - 1;
       try {
-        await client.query(committed.length ? `SELECT pg_notify('${EVENTS_CHANNEL}', '${head} ${this.instance}'); COMMIT` : 'ROLLBACK');
+        await client.query(committed.length ? 'COMMIT' : 'ROLLBACK');
       } catch (error) {
         if (!committed.length || !isUnavailable(error) || (await this.commitStatus(txid)) !== 'committed') throw error;
         // The connection broke after PostgreSQL had committed: the appends did happen.
@@ -706,22 +675,6 @@ export class PostgresStore implements EventStore, ReadModelStore {
     }
     this.logger.warn(`cannot tell whether transaction ${txid} committed: its appends are reported as failed, though they may be durable`);
     return null;
-  }
-
-  /**
-   * An append whose event ids are stored already is a retry of one that committed (its answer was
-   * lost): it answers what was stored, as long as that is exactly these events in this stream.
-   */
-  private async retried(client: PoolClient, append: AppendRequest): Promise<AppendOutcome> {
-    const ids = append.events.map((e) => e.eventId);
-    const { rows } = await client.query<EventRow>(`SELECT ${COLUMNS} FROM events WHERE event_id = ANY($1::text[]) ORDER BY position`, [ids]);
-    const stored = rows.map(toRecorded);
-    const same =
-      stored.length === ids.length &&
-      stored.every((e, i) => e.eventId === ids[i] && e.streamId === append.streamId && (i === 0 || e.revision === stored[i - 1].revision + 1));
-    if (!same) return new Error(`append to ${append.streamId} reuses event ids already stored: ${stored.map((e) => e.eventId).join(', ')}`);
-    const last = stored[stored.length - 1];
-    return { revision: last.revision, position: last.position, events: stored };
   }
 }
 

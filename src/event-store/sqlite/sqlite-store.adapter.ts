@@ -92,6 +92,8 @@ export interface SqliteStoreOptions {
    */
   inline?: readonly DocumentProjection[];
   now?: () => Date;
+  /** Most appends per transaction (group commit); default MAX_GROUP. */
+  maxGroup?: number;
 }
 
 /**
@@ -145,11 +147,8 @@ export class SqliteStore implements EventStore, ReadModelStore {
       insert: db.prepare<[string, number, string, string, string | null, string, number]>(
         'INSERT INTO events (stream_id, revision, event_id, type, data, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
-      stream: db.prepare<[string, number], EventRow>(
-        `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision`,
-      ).raw(),
       // Revisions have no gaps, so a page is a range of them; a bound LIMIT would make SQLite plan the statement again.
-      streamPage: db.prepare<[string, number, number], EventRow>(
+      stream: db.prepare<[string, number, number], EventRow>(
         `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = ? AND revision >= ? AND revision < ? ORDER BY revision`,
       ).raw(),
       all: db.prepare<[number, number], EventRow>(`SELECT ${EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`).raw(),
@@ -177,7 +176,7 @@ export class SqliteStore implements EventStore, ReadModelStore {
     this.write = <T>(work: () => T) => this.guard(() => transaction.immediate(work) as T);
     this.read = <T>(work: () => T) => this.guard(() => transaction.deferred(work) as T);
     for (const projection of this.inline) this.write(() => this.prepareView(projection));
-    this.appends = new GroupCommit(async (group) => this.commit(group), MAX_GROUP);
+    this.appends = new GroupCommit(async (group) => this.commit(group), options.maxGroup ?? MAX_GROUP);
   }
 
   append(streamId: string, expected: ExpectedRevision, events: readonly NewEvent[]): Promise<AppendResult> {
@@ -187,11 +186,7 @@ export class SqliteStore implements EventStore, ReadModelStore {
   }
 
   async readStream(streamId: string, { fromRevision = 0, maxCount }: ReadStreamOptions = {}): Promise<StreamRead> {
-    const rows = this.guard(() =>
-      maxCount === undefined
-        ? this.sql.stream.all(streamId, fromRevision)
-        : this.sql.streamPage.all(streamId, fromRevision, fromRevision + Math.max(0, maxCount)),
-    );
+    const rows = this.guard(() => this.sql.stream.all(streamId, fromRevision, fromRevision + Math.max(0, maxCount ?? 2 ** 31)));
     if (rows.length) return { events: rows.map(toRecorded), revision: rows[rows.length - 1][2] };
     const head = fromRevision > 0 ? this.guard(() => this.sql.streamHead.get(streamId)) : null;
     return { events: [], revision: head ?? 'no_stream' };

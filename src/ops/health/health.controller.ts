@@ -8,7 +8,8 @@ import { CONFIG } from '../../config/config.module';
 import { Errors } from '../../errors/errors';
 import { EVENT_STORE, EventStore } from '../../event-store/event-store.port';
 import { ProjectionsService } from '../../projections/projections.service';
-import { HealthReport, RpcStatus } from '../openapi/contract.schemas';
+import { HealthReport } from './health.schema';
+import { RpcStatus } from '../../http-edge/rpc-status.schema';
 import { ViewReadiness, projectionReadiness } from './readiness';
 
 /** A store that takes longer than this to tell its head position counts as not answering. */

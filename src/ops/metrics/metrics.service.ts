@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { toServiceError } from '../../errors/contract-exception.filter';
+import { toServiceError } from '../../http-edge/contract-exception.filter';
 import { StatusCode } from '../../errors/service-error';
 import { EVENT_STORE, EventStore } from '../../event-store/event-store.port';
 import { CommandObserver, CommandOutcome } from '../../commands/stream-command.handler';

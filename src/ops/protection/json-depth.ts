@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { MALFORMED_JSON } from '../../shared/validation';
+import { MALFORMED_JSON } from '../../http-edge/markers';
 
 /**
  * How deep arrays and objects in a request body may nest. The contract's deepest body has 3

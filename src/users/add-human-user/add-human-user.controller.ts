@@ -4,7 +4,8 @@ import { ApiConflictResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nest
 import { Ctx, RequestContext } from '../../auth/auth.guard';
 import { AddHumanUserResult } from './add-human-user.command';
 import { AddHumanUserCommand } from './add-human-user.command';
-import { AddHumanUserResponse, RpcStatus } from '../../ops/openapi/contract.schemas';
+import { AddHumanUserResponse } from './add-human-user.schema';
+import { RpcStatus } from '../../http-edge/rpc-status.schema';
 import { AddHumanUserDto } from './add-human-user.dto';
 
 @ApiTags('UserService')

@@ -2,9 +2,10 @@ import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { ApiConflictResponse, ApiOkResponse, ApiOperation, ApiParam, ApiSchema, ApiTags } from '@nestjs/swagger';
 import { Ctx, RequestContext } from '../../auth/auth.guard';
-import { UserIdPipe } from '../../shared/validation';
+import { UserIdPipe } from '../../http-edge/validation.pipes';
 import { Details } from '../read-models/details';
-import { AddOTPEmailResponse, RpcStatus } from '../../ops/openapi/contract.schemas';
+import { AddOTPEmailResponse } from './add-otp-email.schema';
+import { RpcStatus } from '../../http-edge/rpc-status.schema';
 import { AddOTPEmailCommand } from './add-otp-email.command';
 
 /** AddOTPEmailRequest has no fields besides the path's user id. */

@@ -2,9 +2,10 @@ import { Controller, Delete, HttpCode, Param } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { ApiConflictResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { Ctx, RequestContext } from '../../auth/auth.guard';
-import { UserIdPipe } from '../../shared/validation';
+import { UserIdPipe } from '../../http-edge/validation.pipes';
 import { Details } from '../read-models/details';
-import { DeleteUserResponse, RpcStatus } from '../../ops/openapi/contract.schemas';
+import { DeleteUserResponse } from './delete-user.schema';
+import { RpcStatus } from '../../http-edge/rpc-status.schema';
 import { DeleteUserCommand } from './delete-user.command';
 
 @ApiTags('UserService')

@@ -2,8 +2,8 @@ import { Controller, Get, Param } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { Ctx, RequestContext } from '../../auth/auth.guard';
-import { UserIdPipe } from '../../shared/validation';
-import { GetUserByIDResponse as GetUserByIDSchema } from '../../ops/openapi/contract.schemas';
+import { UserIdPipe } from '../../http-edge/validation.pipes';
+import { GetUserByIDResponse as GetUserByIDSchema } from './get-user-by-id.schema';
 import { GetUserByIDQuery, GetUserByIDResponse } from './get-user-by-id.query';
 
 @ApiTags('UserService')

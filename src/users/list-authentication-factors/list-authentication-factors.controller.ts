@@ -2,8 +2,8 @@ import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
 import { ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { Ctx, RequestContext } from '../../auth/auth.guard';
-import { UserIdPipe } from '../../shared/validation';
-import { ListAuthenticationFactorsResponse as ListAuthenticationFactorsSchema } from '../../ops/openapi/contract.schemas';
+import { UserIdPipe } from '../../http-edge/validation.pipes';
+import { ListAuthenticationFactorsResponse as ListAuthenticationFactorsSchema } from './list-authentication-factors.schema';
 import { ListAuthenticationFactorsDto } from './list-authentication-factors.dto';
 import {
   ListAuthenticationFactorsQuery,

@@ -2,9 +2,10 @@ import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { ApiConflictResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { Ctx, RequestContext } from '../../auth/auth.guard';
-import { UserIdPipe } from '../../shared/validation';
+import { UserIdPipe } from '../../http-edge/validation.pipes';
 import { Details } from '../read-models/details';
-import { RpcStatus, SetEmailResponse } from '../../ops/openapi/contract.schemas';
+import { RpcStatus } from '../../http-edge/rpc-status.schema';
+import { SetEmailResponse } from './set-email.schema';
 import { SetEmailCommand } from './set-email.command';
 import { SetEmailDto } from './set-email.dto';
 

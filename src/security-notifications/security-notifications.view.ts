@@ -1,6 +1,6 @@
-import { DocumentProjection } from '../../event-store/read-model.port';
-import { UserEventType } from '../../users/user.events';
-import { userIdOfStream } from '../../users/read-models/users.projection';
+import { DocumentProjection } from '../event-store/read-model.port';
+import { UserEventType } from '../users/user.events';
+import { userIdOfStream } from '../users/read-models/users.projection';
 
 /** One security-relevant change, as admins read it. */
 export interface SecurityNotification {

@@ -1,8 +1,8 @@
 import { Inject, Logger, OnModuleInit, Optional } from '@nestjs/common';
 import { EventsHandler, IEventHandler } from '@nestjs/cqrs';
-import { READ_MODEL_STORE, ReadModelStore } from '../../event-store/read-model.port';
-import { CLOCK, Clock, systemClock } from '../../shared/clock';
-import { CommittedEvents } from '../committed.event';
+import { READ_MODEL_STORE, ReadModelStore } from '../event-store/read-model.port';
+import { CLOCK, Clock, systemClock } from '../shared/clock';
+import { CommittedEvents } from '../subscribers/committed.event';
 import { securityNotificationsView } from './security-notifications.view';
 
 /**

@@ -1,6 +1,6 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { MALFORMED_JSON } from './shared/validation';
+import { MALFORMED_JSON } from './markers';
 
 interface KnownRoute {
   method: string;
@@ -8,12 +8,6 @@ interface KnownRoute {
   params: boolean[];
   pattern: RegExp;
 }
-
-/**
- * Stands in for an empty path parameter (`/v2/users//otp_email`), so that such a request still
- * reaches its route and is rejected there with the endpoint's own 400, not a 404.
- */
-export const EMPTY_PARAM = '\u0000';
 
 /** The routes the app serves, to tell an unknown path (404) from a wrong method (405). */
 export class KnownRoutes {

@@ -2,16 +2,7 @@ import { ArgumentMetadata, Injectable, PipeTransform } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { ValidationError, validateSync } from 'class-validator';
 import { Errors } from '../errors/errors';
-import { EMPTY_PARAM } from '../http-edge';
-
-/** Stands in for a body that was not valid JSON, so the 400 comes after the 401 check. */
-export const MALFORMED_JSON = Symbol('malformed JSON');
-export interface MalformedJson {
-  [MALFORMED_JSON]: string;
-}
-
-export const isMalformedJson = (value: unknown): value is MalformedJson =>
-  typeof value === 'object' && value !== null && MALFORMED_JSON in value;
+import { EMPTY_PARAM, MALFORMED_JSON, isMalformedJson } from './markers';
 
 /**
  * Validates a request body against its DTO: a body that is not a JSON object, a field of the wrong

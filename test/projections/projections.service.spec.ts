@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { NewEvent } from '../event-store/event-store.port';
-import { DocumentProjection } from '../event-store/read-model.port';
-import { SqliteStore } from '../event-store/sqlite/sqlite-store.adapter';
-import { Stores } from '../event-store/stores';
-import { ProjectionsService } from './projections.service';
+import { NewEvent } from '../../src/event-store/event-store.port';
+import { DocumentProjection } from '../../src/event-store/read-model.port';
+import { SqliteStore } from '../../src/event-store/sqlite/sqlite-store.adapter';
+import { Stores } from '../../src/event-store/stores';
+import { ProjectionsService } from '../../src/projections/projections.service';
 
 interface Noted {
   id: string;

@@ -1,9 +1,9 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { StoreUnavailableError, WrongExpectedRevisionError } from '../event-store/event-store.port';
-import { knownRoutesOf } from '../http-edge';
-import { Errors } from './errors';
-import { ServiceError, StatusCode } from './service-error';
+import { knownRoutesOf } from './http-edge';
+import { Errors } from '../errors/errors';
+import { ServiceError, StatusCode } from '../errors/service-error';
 
 /** google.rpc.Status, as ZITADEL's REST gateway writes it. */
 export interface ErrorBody {

@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { NewEvent } from '../event-store/event-store.port';
-import { SqliteStore } from '../event-store/sqlite/sqlite-store.adapter';
-import { STORES, Stores } from '../event-store/stores';
-import { CommittedEvents } from './committed.event';
-import { SubscribersService, subscriberNameOf, subscriptionView } from './subscribers.service';
+import { NewEvent } from '../../src/event-store/event-store.port';
+import { SqliteStore } from '../../src/event-store/sqlite/sqlite-store.adapter';
+import { STORES, Stores } from '../../src/event-store/stores';
+import { CommittedEvents } from '../../src/subscribers/committed.event';
+import { SubscribersService, subscriberNameOf, subscriptionView } from '../../src/subscribers/subscribers.service';
 
 const event = (n: number): NewEvent => ({
   eventId: randomUUID(),

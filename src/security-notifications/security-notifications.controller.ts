@@ -3,10 +3,10 @@ import { ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Ctx, RequestContext } from '../auth/auth.guard';
 import { authorizeEverywhere } from '../auth/permissions';
 import { READ_MODEL_STORE, ReadModelStore } from '../event-store/read-model.port';
-import { securityNotificationsView } from '../subscribers/security-notifications/security-notifications.view';
-import { SecurityNotificationsSubscriber } from '../subscribers/security-notifications/security-notifications.subscriber';
+import { SecurityNotificationsSubscriber } from './security-notifications.subscriber';
+import { securityNotificationsView } from './security-notifications.view';
 import { subscriberNameOf, subscriptionView } from '../subscribers/subscribers.service';
-import { ListSecurityNotificationsResponseSchema } from './admin.schemas';
+import { ListSecurityNotificationsResponseSchema } from './security-notifications.schema';
 import { DEFAULT_LIST_LIMIT, ListSecurityNotificationsDto } from './security-notifications.dto';
 
 export interface SecurityNotificationResult {

@@ -1,0 +1,6 @@
+import { ApiSchema } from '@nestjs/swagger';
+import { DetailsResponse } from '../details.schema';
+
+/** The answer, for the OpenAPI document only. */
+@ApiSchema({ name: 'zitadel.user.v2.SetEmailResponse' })
+export class SetEmailResponse extends DetailsResponse {}
