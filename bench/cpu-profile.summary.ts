@@ -26,6 +26,7 @@ const PARTS: Array<[string, (frame: CallFrame) => boolean]> = [
 ];
 const FRAMEWORK: Array<[string, (frame: CallFrame) => boolean]> = [
   ['our code: auth, command, rules', (f) => f.url.includes('/dist/src/')],
+  ['PostgreSQL driver (pg)', (f) => /node_modules\/pg(-[a-z]+)?\//.test(f.url)],
   ['Nest, cqrs, rxjs', (f) => /@nestjs|rxjs|reflect-metadata|class-/.test(f.url)],
   ['Fastify', (f) => /fastify|find-my-way|avvio|light-my-request/.test(f.url)],
   ['node: http, sockets, promises', (f) => f.url.startsWith('node:')],

@@ -251,8 +251,9 @@ export async function runRemoveOtpEmailBench(options: BenchOptions): Promise<Ben
             target.off = warm.off;
             log(`  first load of each user: ${warm.durationS.toFixed(1)} s for ${users * 2} commands`);
             report.phases.push({ name: `warm-up, ${name}${variant.label}`, result: warm, cpuMsPerRequest: NaN });
-            // Then the usual warm-up, so that neither set is measured on a colder process than the other.
-            target.off = (await drive(server.url, token, target, options, options.warmupS)).off;
+            // Then more, so that neither set is measured on a colder process than the other. A warm-up
+            // that ended on time would leave commands in flight, and the toggling would lose track.
+            target.off = (await drive(server.url, token, target, options, 0, users * 8)).off;
             log(`${name}${variant.label}: RemoveOTPEmail/AddOTPEmail for ${options.durationS} s`);
             const running = server;
             report.phases.push(await measure(`toggle OTP Email, ${name}${variant.label}`, running, () => drive(running.url, token, target, options)));
