@@ -9,6 +9,9 @@ import { ContractExceptionFilter } from './http-edge/contract-exception.filter';
 import { CommandsModule } from './commands/commands.module';
 import { StoreModule } from './event-store/stores';
 import { EventsStreamModule } from './events-stream/events-stream.module';
+import type { Logger as Pino } from 'pino';
+import { createRootLogger } from './ops/logging/logger';
+import { ROOT_LOG } from './ops/logging/request.recorder';
 import { OpsModule } from './ops/ops.module';
 import { ProjectionsModule } from './projections/projections.module';
 import { SecurityNotificationsModule } from './security-notifications/security-notifications.module';
@@ -23,7 +26,7 @@ import { UsersModule } from './users/users.module';
 @Global()
 @Module({})
 export class AppModule {
-  static forRoot(config: Config, clock: Clock = systemClock): DynamicModule {
+  static forRoot(config: Config, clock: Clock = systemClock, log: Pino = createRootLogger(config.logLevel)): DynamicModule {
     return {
       module: AppModule,
       imports: [
@@ -43,11 +46,12 @@ export class AppModule {
       ],
       providers: [
         { provide: CLOCK, useValue: clock },
+        { provide: ROOT_LOG, useValue: log },
         { provide: ID_GENERATOR, inject: [CLOCK], useFactory: (c: Clock) => new SnowflakeIdGenerator(c) },
         { provide: APP_FILTER, useClass: ContractExceptionFilter },
         { provide: APP_PIPE, useClass: BodyValidationPipe },
       ],
-      exports: [CLOCK, ID_GENERATOR],
+      exports: [CLOCK, ID_GENERATOR, ROOT_LOG],
     };
   }
 }

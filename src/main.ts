@@ -37,14 +37,14 @@ export async function createApp(config: Config, logger = new PinoLoggerService(c
     // Errors Fastify answers before any route runs (a too long parameter, a bad URL), in the contract's shape.
     frameworkErrors: sendFrameworkError,
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, undefined, logger.pino), adapter, {
     logger,
     abortOnError: false,
     // Our own parser (http-edge) takes every body, so that a bad one is judged after the token.
     bodyParser: false,
   });
   installHttpEdge(app, routes);
-  await installOps(app, config, logger.pino);
+  await installOps(app, config);
   // Connect and gRPC-web beside REST on this port; gRPC over HTTP/2 listens on GRPC_PORT (bootstrap).
   await installConnect(app, { readMaxBytes: config.http.bodyLimitBytes });
   await app.init();
@@ -68,7 +68,7 @@ async function bootstrap(): Promise<void> {
   const app = await createApp(config);
   await app.listen({ port: config.port, host: config.host });
   // Before the "listening" line below, so that whoever waits for that line can also read the gRPC port.
-  await app.get(GrpcServer).listen({ port: config.grpcPort, host: config.host, readMaxBytes: config.http.bodyLimitBytes });
+  await app.get(GrpcServer).listen({ port: config.grpcPort, host: config.host, limits: config.http });
   stopOnSignals(app, logger);
   const url = await app.getUrl();
   logger.log(

@@ -6,6 +6,8 @@ export interface Caller {
   orgId?: string;
   /** `urn:zitadel:iam:org:project:roles`: role name to the ids of the organizations it is granted in. */
   roles: Readonly<Record<string, readonly string[]>>;
+  /** From this time (epoch ms) the token is refused: its expiry plus the allowed clock skew. */
+  validUntil?: number;
 }
 
 export const ROLES_CLAIM = 'urn:zitadel:iam:org:project:roles';
@@ -16,7 +18,9 @@ export function callerFromClaims(claims: Record<string, unknown>): Caller | null
   const sub = claims.sub;
   if (typeof sub !== 'string' || sub === '') return null;
   const orgId = claims[RESOURCE_OWNER_CLAIM];
-  const roles: Record<string, string[]> = {};
+  // Without a prototype, a role named like one of Object's members ("constructor", "__proto__")
+  // is a role like any other: it names nothing the service grants.
+  const roles: Record<string, string[]> = Object.create(null);
   const granted = claims[ROLES_CLAIM];
   if (granted && typeof granted === 'object' && !Array.isArray(granted)) {
     for (const [role, orgs] of Object.entries(granted as Record<string, unknown>)) {

@@ -51,7 +51,7 @@ async function readJwk(path: string): Promise<JWK | undefined> {
 }
 
 async function createJwk(dataDir: string, path: string): Promise<JWK> {
-  await mkdir(dataDir, { recursive: true });
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const { privateKey } = await generateKeyPair(DEV_KEY_ALG, { extractable: true });
   const jwk = await exportJWK(privateKey);
   jwk.kid = await calculateJwkThumbprint(jwk);

@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { ServiceError } from '../errors/service-error';
-import type { Caller } from './caller';
+import { ROLES_CLAIM, callerFromClaims, type Caller } from './caller';
 import {
   authorizeEverywhere,
   authorizeInOrg,
@@ -100,5 +101,67 @@ describe('authorizeOnUser', () => {
 
   it('lets a caller that asks about its own missing id through: that reveals nothing', () => {
     authorizeOnUser(caller({}, 'user-404'), 'user.read', missing, true);
+  });
+});
+
+describe('roles from any shape of claim', () => {
+  const PROTOTYPE_NAMES = ['constructor', 'toString', 'hasOwnProperty', '__proto__', 'valueOf', 'isPrototypeOf', 'toLocaleString'];
+  const names = fc.constantFrom(...PROTOTYPE_NAMES, ...Object.keys(MATRIX), 'NOT_A_ROLE', 'org-a', 'org-b', '');
+  /** A roles claim as a token could carry it: objects keyed by odd names, arrays, nulls, nesting. */
+  const claim = fc.letrec((tie) => ({
+    value: fc.oneof(
+      { depthSize: 'small' },
+      fc.constant(null),
+      fc.boolean(),
+      fc.double(),
+      fc.string(),
+      fc.array(tie('value'), { maxLength: 3 }),
+      fc.dictionary(names, tie('value'), { maxKeys: 4 }),
+    ),
+  })).value;
+  /** The same JSON as a token's payload parses it: keys like __proto__ become own properties. */
+  const asParsed = (value: unknown) => JSON.parse(JSON.stringify({ [ROLES_CLAIM]: value, sub: 'caller-1' })) as Record<string, unknown>;
+
+  it('never throws, and grants only what a role of the contract, named as an own key, grants', () => {
+    fc.assert(
+      fc.property(claim, fc.constantFrom(...ALL), fc.constantFrom('org-a', 'org-b', 'constructor', '__proto__'), (value, permission, orgId) => {
+        const parsed = asParsed(value);
+        const caller = callerFromClaims(parsed)!;
+        const granted = parsed[ROLES_CLAIM];
+        const keyedBy = (role: string): string[] => {
+          if (!granted || typeof granted !== 'object' || Array.isArray(granted) || !Object.hasOwn(granted, role)) return [];
+          const orgs = (granted as Record<string, unknown>)[role];
+          return orgs && typeof orgs === 'object' && !Array.isArray(orgs) ? Object.keys(orgs) : [];
+        };
+        const named = (role: string) => !!granted && typeof granted === 'object' && !Array.isArray(granted) && Object.hasOwn(granted, role);
+        const everywhere = Object.entries(MATRIX).some(([role, grant]) => grant.everywhere && grant.grants.includes(permission) && named(role));
+        const inOrg = Object.entries(MATRIX).some(
+          ([role, grant]) => grant.grants.includes(permission) && named(role) && (grant.everywhere || keyedBy(role).includes(orgId)),
+        );
+        assert.equal(hasEverywhere(caller, permission), everywhere);
+        assert.equal(hasInOrg(caller, permission, orgId), inOrg);
+        for (const check of [
+          () => authorizeEverywhere(caller, permission),
+          () => authorizeInOrg(caller, permission, orgId),
+          () => authorizeOnUser(caller, permission, { userId: 'someone', orgId }, true),
+          () => authorizeOnUser(caller, permission, { userId: 'someone' }, false),
+        ]) {
+          try {
+            check();
+          } catch (error) {
+            assert.ok(error instanceof ServiceError && error.id === DENIED, `only a 403 may come out, not ${String(error)}`);
+          }
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('names nothing with Object.prototype members as roles, for a missing user or one of another organization', () => {
+    for (const name of PROTOTYPE_NAMES) {
+      const caller = callerFromClaims(asParsed({ [name]: { 'org-a': 'a.localhost' } }))!;
+      deniedBy(() => authorizeOnUser(caller, 'user.read', { userId: 'someone', orgId: 'org-b' }, true));
+      deniedBy(() => authorizeOnUser(caller, 'user.read', { userId: 'someone' }, true));
+    }
   });
 });

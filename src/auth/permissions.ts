@@ -5,28 +5,34 @@ export type Permission = 'user.read' | 'user.write' | 'user.credential.write' | 
 
 const USER_MANAGEMENT: readonly Permission[] = ['user.read', 'user.write', 'user.credential.write', 'user.delete'];
 
-/** The contract's roles: what each grants, and whether in every organization or only those it is keyed by. */
-const ROLES: Readonly<Record<string, { everywhere: boolean; permissions: readonly Permission[] }>> = {
-  IAM_OWNER: { everywhere: true, permissions: [...USER_MANAGEMENT, 'projection.admin'] },
-  IAM_USER_MANAGER: { everywhere: true, permissions: USER_MANAGEMENT },
-  ORG_OWNER: { everywhere: false, permissions: USER_MANAGEMENT },
-  ORG_USER_MANAGER: { everywhere: false, permissions: ['user.read', 'user.write', 'user.credential.write'] },
-};
+/**
+ * The contract's roles: what each grants, and whether in every organization or only those it is
+ * keyed by. A Map, so that a role named like an object's member ("constructor") finds nothing.
+ */
+const ROLES: ReadonlyMap<string, { everywhere: boolean; permissions: readonly Permission[] }> = new Map([
+  ['IAM_OWNER', { everywhere: true, permissions: [...USER_MANAGEMENT, 'projection.admin'] }],
+  ['IAM_USER_MANAGER', { everywhere: true, permissions: USER_MANAGEMENT }],
+  ['ORG_OWNER', { everywhere: false, permissions: USER_MANAGEMENT }],
+  ['ORG_USER_MANAGER', { everywhere: false, permissions: ['user.read', 'user.write', 'user.credential.write'] }],
+]);
 
 /** True when a role grants `permission` in every organization. */
 export function hasEverywhere(caller: Caller, permission: Permission): boolean {
   return Object.keys(caller.roles).some((role) => {
-    const grant = ROLES[role];
+    const grant = ROLES.get(role);
     return grant?.everywhere === true && grant.permissions.includes(permission);
   });
 }
 
 export function hasInOrg(caller: Caller, permission: Permission, orgId: string): boolean {
   return Object.entries(caller.roles).some(([role, orgs]) => {
-    const grant = ROLES[role];
-    return grant !== undefined && grant.permissions.includes(permission) && (grant.everywhere || orgs.includes(orgId));
+    const grant = ROLES.get(role);
+    return grant !== undefined && grant.permissions.includes(permission) && (grant.everywhere || (Array.isArray(orgs) && orgs.includes(orgId)));
   });
 }
+
+/** The role names the contract knows. */
+export const ROLE_NAMES: readonly string[] = [...ROLES.keys()];
 
 export interface Target {
   userId: string;

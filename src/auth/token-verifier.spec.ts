@@ -25,9 +25,11 @@ function configFor(dataDir: string, oidc: OidcConfig = {}): Config {
     developmentAuth: !oidc.issuer && !oidc.audience && !oidc.jwksUri,
     production: false,
     logLevel: 'info',
-    http: { bodyLimitBytes: 65536, requestTimeoutMs: 0, connectionTimeoutMs: 0, keepAliveTimeoutMs: 5000, rateLimitPerMinute: 0 },
+    http: { bodyLimitBytes: 65536, requestTimeoutMs: 0, connectionTimeoutMs: 0, keepAliveTimeoutMs: 5000, rateLimitPerMinute: 0, maxConcurrentStreams: 100 },
     readyMaxLagEvents: 1000,
     stateCacheSize: 0,
+    eventsStreamMaxPerCaller: 5,
+    eventsStreamMax: 200,
   };
 }
 
@@ -103,10 +105,14 @@ describe('TokenVerifier in development mode', () => {
       roles: { IAM_OWNER: [], ORG_USER_MANAGER: ['org-2', 'org-3'] },
       expiresIn: '1h',
     });
-    assert.deepEqual(await verifier.callerFrom(`Bearer ${token}`), {
+    const caller = await verifier.callerFrom(`Bearer ${token}`);
+    const exp = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).exp as number;
+    assert.deepEqual({ ...caller, roles: { ...caller.roles } }, {
       userId: 'user-1',
       orgId: 'org-1',
       roles: { IAM_OWNER: ['org-1'], ORG_USER_MANAGER: ['org-2', 'org-3'] },
+      // Refused from its expiry plus the allowed skew: what an event stream lasts.
+      validUntil: (exp + 60) * 1000,
     });
     // The scheme is case-insensitive; the second call is answered from the cache.
     assert.equal((await verifier.callerFrom(`bearer ${token}`)).userId, 'user-1');
@@ -127,7 +133,8 @@ describe('TokenVerifier in development mode', () => {
   it('keeps the key: a second verifier over the same data folder accepts the first one\'s tokens', async () => {
     const token = await signDevToken(dataDir, { sub: 'user-2' });
     const again = await TokenVerifier.create(configFor(dataDir), recordingLog());
-    assert.deepEqual(await again.callerFrom(`Bearer ${token}`), { userId: 'user-2', orgId: undefined, roles: {} });
+    const caller = await again.callerFrom(`Bearer ${token}`);
+    assert.deepEqual({ userId: caller.userId, orgId: caller.orgId, roles: { ...caller.roles } }, { userId: 'user-2', orgId: undefined, roles: {} });
   });
 
   it('allows 60 s of clock skew on exp and nbf, and no more', async () => {
@@ -244,6 +251,21 @@ describe('TokenVerifier with a JWKS file and an audience', () => {
   it('does not accept dev tokens', async () => {
     const devToken = await signDevToken(join(dir, 'data'), { sub: 'dev' });
     await rejectsWith(verifier.callerFrom(`Bearer ${devToken}`), INVALID);
+  });
+
+  it('warns in production about a plain-HTTP issuer or key set and a missing audience, and not otherwise', async () => {
+    const jwksUri = pathToFileURL(join(dir, 'jwks.json')).href;
+    const warned = async (oidc: OidcConfig, production: boolean) => {
+      const log = recordingLog();
+      await TokenVerifier.create({ ...configFor(join(dir, 'data'), oidc), production }, log);
+      return log.warnings;
+    };
+    assert.deepEqual(await warned({ issuer, audience: 'mfa-api', jwksUri }, true), []);
+    const plain = await warned({ issuer: 'http://issuer.example.com', jwksUri }, true);
+    assert.equal(plain.length, 2, plain.join('\n'));
+    assert.match(plain[0]!, /OIDC_ISSUER is http:\/\/issuer\.example\.com, plain HTTP/);
+    assert.match(plain[1]!, /OIDC_AUDIENCE is not set/);
+    assert.deepEqual(await warned({ issuer: 'http://issuer.example.com', jwksUri }, false), [], 'development may use plain HTTP');
   });
 
   it('fails at start, naming OIDC_JWKS_URI, when the file cannot be read', async () => {

@@ -69,6 +69,14 @@ export class TokenVerifier {
     log.log(
       `Accepting tokens from issuer ${issuer}${audience ? ` for audience ${audience}` : ''} with keys from ${source}`,
     );
+    if (config.production) {
+      for (const [name, value] of [['OIDC_ISSUER', issuer], ['OIDC_JWKS_URI', source]]) {
+        if (/^http:/i.test(value)) log.warn(`${name} is ${value}, plain HTTP: the keys that decide who may call can be changed on the way; use https`);
+      }
+      if (!audience) {
+        log.warn('OIDC_AUDIENCE is not set: every token of the issuer is accepted, also one made for another application; set it to this API');
+      }
+    }
     return new TokenVerifier(keys, issuer, audience);
   }
 
@@ -96,11 +104,12 @@ export class TokenVerifier {
       if (err instanceof ServiceError) throw err;
       throw Errors.invalidToken(err);
     }
-    const caller = callerFromClaims(claims);
-    if (!caller) throw Errors.invalidToken(new Error('the token has no sub'));
+    const found = callerFromClaims(claims);
+    if (!found) throw Errors.invalidToken(new Error('the token has no sub'));
 
     // jwtVerify accepts while now < exp + tolerance (in whole seconds), so the cache does the same.
     const rejectFrom = ((claims.exp as number) + CLOCK_TOLERANCE_SECONDS) * 1000;
+    const caller = { ...found, validUntil: rejectFrom };
     if (this.cache.size >= CACHE_MAX_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(token, { caller, rejectFrom });
     return caller;

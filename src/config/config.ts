@@ -30,6 +30,9 @@ export interface Config {
   readyMaxLagEvents: number;
   /** Comment lines on /v2/events/_stream this often keep idle streams (and proxies) open; default 15000. */
   eventsStreamHeartbeatMs?: number;
+  /** Event streams one caller (token subject) may hold open, and all callers together. */
+  eventsStreamMaxPerCaller: number;
+  eventsStreamMax: number;
   /** Most appends that share one transaction (group commit); 1 commits each on its own. Unset: the backend's default. */
   appendGroupMax?: number;
   /** Long streams whose folded state commands keep between them; 0 keeps none. */
@@ -46,6 +49,8 @@ export interface HttpLimits {
   keepAliveTimeoutMs: number;
   /** Requests one caller (token subject, else IP) may make per minute; 0 is no limit. */
   rateLimitPerMinute: number;
+  /** Calls one HTTP/2 connection of the gRPC port may have open at once. */
+  maxConcurrentStreams: number;
 }
 
 /** A bad setting, named so that an operator can fix it without reading code. */
@@ -121,7 +126,8 @@ function esdbConnectionString(env: Env, name: string): string | undefined {
 
 /** Reads and validates the whole configuration once, at start. */
 export function loadConfig(env: Env = process.env): Config {
-  const production = env.NODE_ENV === 'production';
+  // `Production` or `production ` mean production too: a typo must not start a service in development mode.
+  const production = (env.NODE_ENV ?? '').trim().toLowerCase() === 'production';
   const logLevel = (optional(env, 'LOG_LEVEL') ?? 'info').toLowerCase();
   if (!LOG_LEVELS.includes(logLevel as LogLevel)) {
     throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
@@ -164,9 +170,12 @@ export function loadConfig(env: Env = process.env): Config {
       connectionTimeoutMs: integer(env, 'HTTP_CONNECTION_TIMEOUT_MS', 120_000, 0),
       keepAliveTimeoutMs: integer(env, 'HTTP_KEEP_ALIVE_TIMEOUT_MS', 72_000, 1),
       rateLimitPerMinute: integer(env, 'RATE_LIMIT_PER_MINUTE', 0, 0),
+      maxConcurrentStreams: integer(env, 'GRPC_MAX_CONCURRENT_STREAMS', 100, 1, 10_000),
     },
     readyMaxLagEvents: integer(env, 'READY_MAX_LAG_EVENTS', 1000, 0),
     eventsStreamHeartbeatMs: integer(env, 'EVENTS_STREAM_HEARTBEAT_MS', 15_000, 10, 3_600_000),
+    eventsStreamMaxPerCaller: integer(env, 'EVENTS_STREAM_MAX_PER_CALLER', 5, 1, 10_000),
+    eventsStreamMax: integer(env, 'EVENTS_STREAM_MAX', 200, 1, 100_000),
     appendGroupMax: optional(env, 'APPEND_GROUP_MAX') === undefined ? undefined : integer(env, 'APPEND_GROUP_MAX', 1, 1, 10_000),
     stateCacheSize: integer(env, 'STATE_CACHE_SIZE', 10_000, 0, 1_000_000),
   };

@@ -37,6 +37,11 @@ export const Errors = {
       'STORE-unav1',
       { cause },
     ),
+  /** More requests of one caller in a minute than RATE_LIMIT_PER_MINUTE, on any port. */
+  tooManyRequests: () => new ServiceError(StatusCode.RESOURCE_EXHAUSTED, 'too many requests; slow down'),
+  /** More event streams than EVENTS_STREAM_MAX_PER_CALLER or EVENTS_STREAM_MAX would be open. */
+  tooManyStreams: (limit: string) =>
+    new ServiceError(StatusCode.RESOURCE_EXHAUSTED, `too many open event streams (${limit}); close one or retry later`, 'EVENTS-l1m1t'),
   /** /readyz: this instance should get no traffic until the reasons are gone. */
   notReady: (reasons: string) => new ServiceError(StatusCode.UNAVAILABLE, `not ready: ${reasons}`, 'HEALTH-r3ady'),
   /** ClearView of a database/view pair that ListViews does not show. */

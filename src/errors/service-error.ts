@@ -4,6 +4,7 @@
  */
 export enum StatusCode {
   INVALID_ARGUMENT = 3,
+  DEADLINE_EXCEEDED = 4,
   NOT_FOUND = 5,
   ALREADY_EXISTS = 6,
   PERMISSION_DENIED = 7,
@@ -18,6 +19,8 @@ export enum StatusCode {
 
 export const HTTP_STATUS_OF: Readonly<Record<StatusCode, number>> = {
   [StatusCode.INVALID_ARGUMENT]: 400,
+  // The HTTP port answers a request not received in time so (HTTP_REQUEST_TIMEOUT_MS).
+  [StatusCode.DEADLINE_EXCEEDED]: 408,
   [StatusCode.NOT_FOUND]: 404,
   [StatusCode.ALREADY_EXISTS]: 409,
   [StatusCode.PERMISSION_DENIED]: 403,

@@ -37,5 +37,14 @@ export function frameOf(event: RecordedEvent): string {
   return `id: ${event.position}\nevent: ${type}\ndata: ${JSON.stringify(streamedEventOf(event))}\n\n`;
 }
 
+/**
+ * The last frame of a stream whose token expired: `id` is where the stream got to (events the
+ * filter skipped included), so a client that reconnects with it and a fresh token misses nothing.
+ */
+export function expiredFrame(position: number): string {
+  const data = { code: 16, message: 'the token has expired: reconnect with a fresh one and Last-Event-ID' };
+  return `id: ${position}\nevent: token-expired\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
 /** A comment line: ignored by EventSource clients, it keeps an idle connection (and proxies) alive. */
 export const HEARTBEAT_FRAME = ': heartbeat\n\n';

@@ -1,6 +1,6 @@
-import { Controller, Get, Headers, Query, Res } from '@nestjs/common';
+import { Controller, Get, Headers, Query, Req, Res } from '@nestjs/common';
 import { ApiHeader, ApiOkResponse, ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Ctx, RequestContext } from '../auth/auth.guard';
 import { authorizeEverywhere } from '../auth/permissions';
 import { Errors } from '../errors/errors';
@@ -25,7 +25,10 @@ export class EventsStreamController {
       'committed. Each event is a frame with `id:` its global position, `event:` its type and `data:` a JSON object ' +
       '(type, aggregateType, aggregateId, resourceOwner, sequence, creationDate, creator, correlationId, payload). ' +
       'Comment lines are sent as heartbeats (EVENTS_STREAM_HEARTBEAT_MS, default 15 s). A client that reconnects ' +
-      'with the last id it received gets every later event exactly once. Needs the IAM_OWNER role.',
+      'with the last id it received gets every later event exactly once. The stream ends when its token expires, ' +
+      'with a last `event: token-expired` frame whose `id` to resume from. A caller may hold ' +
+      'EVENTS_STREAM_MAX_PER_CALLER streams (default 5), all callers EVENTS_STREAM_MAX (200); one more answers 429 ' +
+      'code 8. Needs the IAM_OWNER role.',
   })
   @ApiQuery({
     name: 'eventTypes',
@@ -40,14 +43,16 @@ export class EventsStreamController {
     @Query('eventTypes') eventTypes: unknown,
     @Headers('last-event-id') lastEventId: unknown,
     @Ctx() { caller }: RequestContext,
+    @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ): void {
     const types = parseEventTypes(eventTypes);
     const after = parseLastEventId(lastEventId);
     authorizeEverywhere(caller, 'projection.admin');
+    this.streams.admit(caller);
     // From here on the response is ours, written as the events come.
     reply.hijack();
-    this.streams.open(reply.raw, after, types);
+    this.streams.open({ id: request.id, url: request.originalUrl }, reply.raw, after, types, caller);
   }
 }
 

@@ -13,7 +13,7 @@ import { ListAuthenticationFactorsQuery } from '../users/list-authentication-fac
 import { RemoveOTPEmailCommand } from '../users/remove-otp-email/remove-otp-email.command';
 import { SetEmailCommand } from '../users/set-email/set-email.command';
 import { SetEmailDto } from '../users/set-email/set-email.dto';
-import { requestContextOf } from './rpc-edge.interceptor';
+import { requestContextOf } from './rpc-gate';
 import { ZITADEL_PROTO, type UserServiceDesc, type ZitadelProto } from './zitadel-proto';
 
 const bodies = new BodyValidationPipe();

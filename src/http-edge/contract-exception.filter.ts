@@ -34,7 +34,7 @@ function fromHttpStatus(status: number, message: string): ServiceError {
     case 415:
       return Errors.invalidArgument('request body must be JSON (Content-Type: application/json)');
     case 429:
-      return new ServiceError(StatusCode.RESOURCE_EXHAUSTED, 'too many requests; slow down');
+      return Errors.tooManyRequests();
     default:
       return status >= 400 && status < 500 ? Errors.invalidArgument(message) : Errors.internal();
   }
@@ -69,6 +69,7 @@ export class ContractExceptionFilter implements ExceptionFilter {
     if (error.code === StatusCode.NOT_FOUND && !error.id && knownRoutesOf(request)?.isWrongMethod(request.method, request.url)) {
       error = Errors.methodNotAllowed();
     }
+    if (error.code === StatusCode.UNAUTHENTICATED) request.failure = failureOf(error);
     if (error.code === StatusCode.INTERNAL) {
       this.logger.error(
         `request ${request.id} ${request.method} ${request.routeOptions?.url ?? request.url} failed unexpectedly: ${describe(exception)}`,
@@ -84,6 +85,20 @@ export class ContractExceptionFilter implements ExceptionFilter {
 export function sendFrameworkError(error: Error, _request: FastifyRequest, reply: FastifyReply): void {
   const failure = toServiceError(error);
   void reply.status(failure.httpStatus).header('content-type', 'application/json').send(errorBody(failure));
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Why the request was refused, for its log line only (never in the answer): a 401's reason. */
+    failure?: string;
+  }
+}
+
+/** What the cause of an error said (the token library's code and text), or the error's own text. */
+export function failureOf(error: ServiceError): string {
+  const cause = error.cause as { code?: unknown; message?: unknown } | undefined;
+  if (!cause || typeof cause.message !== 'string') return error.text;
+  return typeof cause.code === 'string' ? `${cause.code}: ${cause.message}` : cause.message;
 }
 
 function describe(error: unknown): string {

@@ -18,11 +18,33 @@ export class BodyValidationPipe implements PipeTransform {
     if (typeof plain !== 'object' || Array.isArray(plain)) {
       throw Errors.invalidArgument('request body must be a JSON object');
     }
+    const illFormed = illFormedStringIn(plain);
+    if (illFormed !== null) throw Errors.invalidArgument(`invalid ${illFormed}: ${ILL_FORMED}`);
     const instance = plainToInstance(metadata.metatype, plain) as object;
     const errors = validateSync(instance, { whitelist: true, forbidUnknownValues: false });
     if (errors.length > 0) throw Errors.invalidArgument(describe(errors, ''));
     return instance;
   }
+}
+
+const ILL_FORMED = 'must be well-formed text (it holds a lone UTF-16 surrogate)';
+
+/**
+ * The path of the first string of a body that is not well-formed UTF-16 (a lone surrogate, which
+ * JSON's \u escapes can carry), or null. Such a string cannot be stored as text everywhere, nor
+ * sent on as UTF-8: it would make a user no endpoint can reach again.
+ */
+function illFormedStringIn(body: object): string | null {
+  const stack: Array<[unknown, string]> = [[body, '']];
+  while (stack.length > 0) {
+    const [value, path] = stack.pop()!;
+    if (typeof value === 'string') {
+      if (!value.isWellFormed()) return path || 'request body';
+    } else if (value && typeof value === 'object') {
+      for (const [key, child] of Object.entries(value)) stack.push([child, path ? `${path}.${key}` : key]);
+    }
+  }
+  return null;
 }
 
 function describe(errors: ValidationError[], prefix: string): string {
@@ -48,6 +70,7 @@ export class UserIdPipe implements PipeTransform<string, string> {
     if (CONTROL_CHARACTERS.test(value)) {
       throw Errors.invalidArgument(`invalid ${this.requestName}.UserId: must not contain control characters`);
     }
+    if (!value.isWellFormed()) throw Errors.invalidArgument(`invalid ${this.requestName}.UserId: ${ILL_FORMED}`);
     return value;
   }
 }

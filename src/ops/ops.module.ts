@@ -5,6 +5,7 @@ import { COMMAND_OBSERVER } from '../commands/stream-command.handler';
 import { HealthController } from './health/health.controller';
 import { MetricsController } from './metrics/metrics.controller';
 import { MetricsService } from './metrics/metrics.service';
+import { RequestRecorder } from './logging/request.recorder';
 
 /** Running the service: structured logs, health probes and metrics. */
 @Global()
@@ -15,8 +16,8 @@ export class OpsModule {
       module: OpsModule,
       imports: [TerminusModule.forRoot({ logger: false })],
       controllers: [HealthController, MetricsController],
-      providers: [MetricsService, { provide: COMMAND_OBSERVER, useExisting: MetricsService }],
-      exports: [MetricsService, COMMAND_OBSERVER],
+      providers: [MetricsService, RequestRecorder, { provide: COMMAND_OBSERVER, useExisting: MetricsService }],
+      exports: [MetricsService, RequestRecorder, COMMAND_OBSERVER],
     };
   }
 }

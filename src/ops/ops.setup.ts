@@ -2,7 +2,6 @@ import rateLimit from '@fastify/rate-limit';
 import { HttpException, HttpStatus } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Logger as Pino } from 'pino';
 import helmet, { HelmetOptions } from 'helmet';
 import { existsSync, readFileSync } from 'node:fs';
 import { IncomingMessage, STATUS_CODES, ServerResponse } from 'node:http';
@@ -10,7 +9,8 @@ import { dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { TokenVerifier } from '../auth/token-verifier';
 import type { Config, HttpLimits } from '../config/config';
-import { MetricsService, UNMATCHED_ROUTE } from './metrics/metrics.service';
+import { UNMATCHED_ROUTE } from './metrics/metrics.service';
+import { RequestRecorder } from './logging/request.recorder';
 import { limitJsonDepth } from './protection/json-depth';
 
 /** Probes and scrapes come from the orchestrator and Prometheus, often and by design: never limited. */
@@ -63,7 +63,7 @@ function answerClientError(error: Error & { code?: string }, socket: Duplex): vo
  * the nesting limit of bodies, and the one log line and the metrics of each request. Must run
  * before app.init(), so that the rate limit's hook reaches every route.
  */
-export async function installOps(app: NestFastifyApplication, config: Config, log: Pino): Promise<void> {
+export async function installOps(app: NestFastifyApplication, config: Config): Promise<void> {
   const fastify = app.getHttpAdapter().getInstance();
   const headers = securityHeaders({
     // The service may run behind a proxy that ends TLS, or on plain HTTP in development: upgrading
@@ -86,7 +86,7 @@ export async function installOps(app: NestFastifyApplication, config: Config, lo
     });
   }
   limitJsonDepth(fastify);
-  observeRequests(fastify, app.get(MetricsService), log);
+  observeRequests(fastify, app.get(RequestRecorder));
 }
 
 /**
@@ -116,36 +116,19 @@ async function callerKey(request: FastifyRequest, verifier: TokenVerifier): Prom
   }
 }
 
-function observeRequests(fastify: FastifyInstance, metrics: MetricsService, log: Pino): void {
+function observeRequests(fastify: FastifyInstance, recorder: RequestRecorder): void {
   fastify.addHook('onResponse', (request, reply, done) => {
-    const route = request.routeOptions.url ?? UNMATCHED_ROUTE;
-    const status = reply.statusCode;
-    metrics.observeRequest(request.method, route, status, reply.elapsedTime / 1000);
-    log[status >= 500 ? 'error' : 'info'](
-      {
-        reqId: request.id,
-        method: request.method,
-        route,
-        path: loggablePath(request.originalUrl),
-        statusCode: status,
-        responseTimeMs: Math.round(reply.elapsedTime * 10) / 10,
-      },
-      'request completed',
-    );
+    recorder.record({
+      reqId: request.id,
+      method: request.method,
+      route: request.routeOptions.url ?? UNMATCHED_ROUTE,
+      url: request.originalUrl,
+      statusCode: reply.statusCode,
+      ms: reply.elapsedTime,
+      failure: request.failure,
+    });
     done();
   });
-}
-
-/**
- * The path, for a log line: without the query (it may carry a token) and with any segment that
- * looks like an email address (a client may put one where an id belongs) blotted out.
- */
-export function loggablePath(url: string): string {
-  const path = url.split('?', 1)[0];
-  return path
-    .split('/')
-    .map((segment) => (/@|%40/i.test(segment) ? '[redacted]' : segment))
-    .join('/');
 }
 
 /** The version in package.json, for the OpenAPI document. */

@@ -3,6 +3,8 @@ import { IsBoolean, IsInt, IsOptional, Max, Min, ValidateNested } from 'class-va
 
 /** Largest page a list answers. */
 export const MAX_LIST_LIMIT = 1000;
+/** Largest offset: beyond it a list is empty anyway, and larger numbers overflow the databases. */
+export const MAX_LIST_OFFSET = 1_000_000_000;
 export const DEFAULT_LIST_LIMIT = 100;
 
 /** A uint64 is a JSON string in protobuf JSON, and a number is accepted too. */
@@ -15,6 +17,7 @@ export class ListQueryDto {
   @Transform(uint64)
   @IsInt()
   @Min(0)
+  @Max(MAX_LIST_OFFSET)
   offset?: number;
 
   @IsOptional()

@@ -23,6 +23,7 @@ describe('configuration of limits and readiness', () => {
       connectionTimeoutMs: 120000,
       keepAliveTimeoutMs: 72000,
       rateLimitPerMinute: 0,
+      maxConcurrentStreams: 100,
     });
     assert.equal(config.readyMaxLagEvents, 1000);
   });
@@ -35,6 +36,7 @@ describe('configuration of limits and readiness', () => {
       HTTP_CONNECTION_TIMEOUT_MS: '5000',
       HTTP_KEEP_ALIVE_TIMEOUT_MS: '1000',
       RATE_LIMIT_PER_MINUTE: '600',
+      GRPC_MAX_CONCURRENT_STREAMS: '20',
       READY_MAX_LAG_EVENTS: '0',
     });
     assert.deepEqual(config.http, {
@@ -43,8 +45,18 @@ describe('configuration of limits and readiness', () => {
       connectionTimeoutMs: 5000,
       keepAliveTimeoutMs: 1000,
       rateLimitPerMinute: 600,
+      maxConcurrentStreams: 20,
     });
     assert.equal(config.readyMaxLagEvents, 0);
+  });
+
+  it('reads NODE_ENV whatever its case and surrounding blanks: a typo must not start production in development mode', () => {
+    const oidc = { OIDC_ISSUER: 'https://issuer.example.com' };
+    for (const value of ['production', 'Production', 'PRODUCTION', 'production ', ' production\n']) {
+      assert.equal(loadConfig({ ...base, ...oidc, NODE_ENV: value }).production, true, JSON.stringify(value));
+      assert.throws(() => loadConfig({ ...base, NODE_ENV: value }), /OIDC_ISSUER/, 'and so production refuses to start without OIDC');
+    }
+    for (const value of ['development', 'test', '', 'prod']) assert.equal(loadConfig({ ...base, NODE_ENV: value }).production, false);
   });
 
   it('refuses a bad value, naming the variable and the value', () => {

@@ -34,7 +34,8 @@ describe('GET /v2/events/_stream: committed events as Server-Sent Events', () =>
   const ids = (events: readonly SseEvent[]) => events.map((e) => Number(e.id));
 
   before(async () => {
-    server = await startServer({ env: { EVENTS_STREAM_HEARTBEAT_MS: '200' } });
+    // Its tests keep their streams open until the end, more than the default cap of one caller.
+    server = await startServer({ env: { EVENTS_STREAM_HEARTBEAT_MS: '200', EVENTS_STREAM_MAX_PER_CALLER: '50' } });
     admin = await server.token({ sub: 'admin-1', org: 'org-1', roles: { IAM_OWNER: ['org-1'] } });
     for (let i = 0; i < 6; i++) await otp('POST', await createUser(`history${i}`));
   });
@@ -144,3 +145,104 @@ describe('GET /v2/events/_stream: committed events as Server-Sent Events', () =>
     assert.match(server.logs(), /closing \d+ event stream\(s\) for shutdown/);
   });
 });
+
+describe('GET /v2/events/_stream: a stream lasts as long as its token, and streams are capped', () => {
+  let server: RunningServer;
+  let admin: string;
+  const clients: SseClient[] = [];
+
+  const open = async (token: string, headers: Record<string, string> = {}) => {
+    const client = await SseClient.open(`${server.url}/v2/events/_stream?eventTypes=user.human.added`, {
+      authorization: `Bearer ${token}`,
+      ...headers,
+    });
+    clients.push(client);
+    return client;
+  };
+  const createUser = async (name: string): Promise<string> => {
+    const response = await server.request('POST', '/v2/users/human', {
+      token: admin,
+      body: { profile: { givenName: name, familyName: 'Expiring' }, email: { email: `${name}@example.com` } },
+    });
+    assert.equal(response.status, 200, response.text);
+    return response.body.userId;
+  };
+
+  before(async () => {
+    server = await startServer({ env: { EVENTS_STREAM_HEARTBEAT_MS: '200', EVENTS_STREAM_MAX_PER_CALLER: '2', EVENTS_STREAM_MAX: '3' } });
+    admin = await server.token({ sub: 'admin-1', org: 'org-1', roles: { IAM_OWNER: ['org-1'] } });
+  });
+  after(async () => {
+    for (const client of clients) await client.close();
+    await stopAll();
+  });
+
+  it('ends a stream once its token is expired beyond the skew, with a last frame to resume from without a gap', async () => {
+    // Expired 57 s ago: inside the 60 s of allowed clock skew for about 3 s more.
+    const shortLived = await server.token({ sub: 'watcher', org: 'org-1', roles: { IAM_OWNER: ['org-1'] }, expiresIn: '-57s' });
+    const stream = await open(shortLived);
+    assert.equal(stream.status, 200);
+    const before = await createUser('before-expiry');
+    await stream.until((c) => c.events.some((e) => e.data.aggregateId === before), 'the event before expiry');
+    await stream.closedByServer(6000);
+    const last = stream.events.at(-1)!;
+    assert.equal(last.event, 'token-expired');
+    assert.equal(last.data.code, 16);
+    assert.match(last.data.message, /reconnect with a fresh one/);
+    const rest = await server.request('GET', `/v2/users/${before}`, { token: shortLived });
+    assert.equal(rest.status, 401, 'REST refuses the token too');
+
+    const after = await createUser('after-expiry');
+    const fresh = await server.token({ sub: 'watcher', org: 'org-1', roles: { IAM_OWNER: ['org-1'] } });
+    const resumed = await open(fresh, { 'Last-Event-ID': last.id });
+    await resumed.until((c) => c.events.some((e) => e.data.aggregateId === after), 'the event after expiry');
+    assert.deepEqual(
+      resumed.events.map((e) => e.data.aggregateId),
+      [after],
+      'the resumed stream starts right after the expired one: nothing twice, nothing missed',
+    );
+    await resumed.close();
+  });
+
+  it('answers 429 code 8 over EVENTS_STREAM_MAX_PER_CALLER for one caller and over EVENTS_STREAM_MAX in all', async () => {
+    const mine = [await open(admin), await open(admin)];
+    assert.deepEqual(mine.map((c) => c.status), [200, 200]);
+    const third = await open(admin);
+    assert.equal(third.status, 429);
+    assert.equal(third.errorBody.code, 8);
+    assert.match(third.errorBody.message, /EVENTS_STREAM_MAX_PER_CALLER/);
+
+    const other = await server.token({ sub: 'admin-2', org: 'org-1', roles: { IAM_OWNER: ['org-1'] } });
+    assert.equal((await open(other)).status, 200);
+    const overAll = await open(other);
+    assert.equal(overAll.status, 429);
+    assert.match(overAll.errorBody.message, /EVENTS_STREAM_MAX\b/);
+
+    // A closed stream frees its place.
+    await mine[0].close();
+    const again = await waitFor(async () => {
+      const client = await open(admin);
+      return client.status === 200 ? client : undefined;
+    });
+    assert.equal(again.status, 200);
+  });
+
+  it('writes a log line for each stream when it ends', async () => {
+    const lines = server
+      .logs()
+      .split('\n')
+      .filter((line) => line.includes('"route":"/v2/events/_stream"') && line.includes('request completed'));
+    assert.ok(lines.length >= 2, `stream log lines: ${lines.length}\n${server.logs().slice(-3000)}`);
+  });
+});
+
+/** Tries `attempt` until it gives a value (the server frees a stream once it sees the close), for up to 5 s. */
+async function waitFor<T>(attempt: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const value = await attempt();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('gave up after 5 s');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

@@ -53,10 +53,10 @@ describe('npm run projections: list and replay beside the running service', () =
     const lines = run.stdout.trim().split('\n');
     assert.match(lines[0], /^VIEW\s+VERSION\s+GEN\s+POSITION\s+HEAD\s+LAG\s+LAG S\s+LAST EVENT\s+STATE$/);
     const head = (await views())[0].headSequence;
-    for (const name of ['users', 'auth_factors']) {
+    for (const [name, version] of [['users', 2], ['auth_factors', 1]]) {
       const line = lines.find((l) => l.startsWith(`${name} `));
       assert.ok(line, `${name} is listed`);
-      assert.match(line, new RegExp(`^${name}\\s+1\\s+0\\s+${head}\\s+${head}\\s+0\\s+0\\.0\\s+\\S+\\s+running$`));
+      assert.match(line, new RegExp(`^${name}\\s+${version}\\s+0\\s+${head}\\s+${head}\\s+0\\s+0\\.0\\s+\\S+\\s+running$`));
     }
     assert.ok(lines.some((l) => l.startsWith('security_notifications (subscription)')));
     const json = await cli(['list', '--json'], seeded.env);

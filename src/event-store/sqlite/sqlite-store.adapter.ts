@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import {
   AppendResult,
@@ -127,7 +127,11 @@ export class SqliteStore implements EventStore, ReadModelStore {
     options: SqliteStoreOptions = {},
   ) {
     try {
-      if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+      if (file !== ':memory:') {
+        mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+        // Emails are in it: only the service's user may read it. SQLite gives its -wal and -shm files the same mode.
+        closeSync(openSync(file, 'a', 0o600));
+      }
       this.db = new Database(file);
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');

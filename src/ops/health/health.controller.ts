@@ -73,20 +73,21 @@ export class HealthController {
           try {
             head = await within(STORE_TIMEOUT_MS, this.store.headPosition());
             views = await within(STORE_TIMEOUT_MS, this.projections.describe(head));
-          } catch {
-            return session.down({ problems: ['the lag of the projections is unknown while the store does not answer'] });
+          } catch (error) {
+            const problem = 'the lag of the projections is unknown while the store does not answer';
+            return session.down({ problems: [problem], details: [`${problem}: ${(error as Error).message}`] });
           }
-          const { problems, projections } = projectionReadiness(head, views, this.config.readyMaxLagEvents);
-          return problems.length ? session.down({ problems, ...projections }) : session.up(projections);
+          const { problems, details, projections } = projectionReadiness(head, views, this.config.readyMaxLagEvents);
+          return problems.length ? session.down({ problems, details, ...projections }) : session.up(projections);
         },
       ]);
       this.changed(request.id, true);
       return report;
     } catch (error) {
       if (!(error instanceof ServiceUnavailableException)) throw error;
-      const reasons = reasonsOf(error.getResponse());
-      this.changed(request.id, false, reasons);
-      throw Errors.notReady(reasons);
+      // The answer names states; what the errors said goes to the log only.
+      this.changed(request.id, false, reasonsOf(error.getResponse(), 'details'));
+      throw Errors.notReady(reasonsOf(error.getResponse(), 'problems'));
     }
   }
 
@@ -108,14 +109,15 @@ function within<T>(ms: number, answer: Promise<T>): Promise<T> {
   return Promise.race([answer, late]).finally(() => clearTimeout(timer));
 }
 
-/** The reasons in terminus' report of a failed check, as one line. */
-function reasonsOf(report: unknown): string {
+/** The reasons in terminus' report of a failed check, as one line: the states, or with `details` the errors' texts too. */
+function reasonsOf(report: unknown, kind: 'problems' | 'details'): string {
   const failed = (report as { error?: Record<string, Record<string, unknown>> }).error ?? {};
   const reasons: string[] = [];
   for (const [name, result] of Object.entries(failed)) {
-    if (Array.isArray(result.problems)) reasons.push(...(result.problems as string[]));
-    else if (name === 'eventStore') reasons.push(`the event store does not answer: ${String(result.message ?? 'no reason given')}`);
-    else reasons.push(`${name} is down: ${String(result.message ?? 'no reason given')}`);
+    const said = kind === 'details' ? `: ${String(result.message ?? 'no reason given')}` : '';
+    if (Array.isArray(result[kind])) reasons.push(...(result[kind] as string[]));
+    else if (name === 'eventStore') reasons.push(`the event store does not answer${said}`);
+    else reasons.push(`${name} is down${said}`);
   }
   return reasons.length ? reasons.join('; ') : 'a health check failed';
 }

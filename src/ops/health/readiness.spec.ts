@@ -24,8 +24,9 @@ describe('readiness of the projections', () => {
       failure: { position: 8, eventType: 'user.human.added', streamId: 'user-1', message: 'Cannot read properties of null', at: new Date(0) },
     };
     const readiness = projectionReadiness(7, [failed], 1000);
-    assert.deepEqual(readiness.problems, ['projection users stopped after position 7: Cannot read properties of null']);
-    assert.equal(readiness.projections.users.error, 'Cannot read properties of null');
+    assert.deepEqual(readiness.problems, ['projection users stopped after position 7'], 'no error text in what anyone may read');
+    assert.deepEqual(readiness.details, ['projection users stopped after position 7: Cannot read properties of null']);
+    assert.equal(readiness.projections.users.failed, true);
   });
 
   it('is not ready before the projections have started', () => {

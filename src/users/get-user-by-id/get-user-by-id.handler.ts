@@ -13,7 +13,7 @@ export class GetUserByIDHandler implements IQueryHandler<GetUserByIDQuery, GetUs
   async execute({ userId, context }: GetUserByIDQuery): Promise<GetUserByIDResponse> {
     const user = await this.readModels.get(usersProjection, userId);
     authorizeOnUser(context.caller, 'user.read', { userId, orgId: user?.orgId }, true);
-    if (!user) throw Errors.userNotFound();
+    if (!user || user.removed) throw Errors.userNotFound();
     return {
       details: user.details,
       user: {

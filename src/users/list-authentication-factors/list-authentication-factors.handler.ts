@@ -20,7 +20,7 @@ export class ListAuthenticationFactorsHandler
     const { userId, context } = query;
     const user = await this.readModels.get(usersProjection, userId);
     authorizeOnUser(context.caller, 'user.read', { userId, orgId: user?.orgId }, true);
-    if (!user) throw Errors.userNotFound();
+    if (!user || user.removed) throw Errors.userNotFound();
     const view = await this.readModels.get(authFactorsProjection, userId);
     const result = (view?.factors ?? [])
       .filter((factor) => query.authFactors.length === 0 || query.authFactors.includes(factor.type))

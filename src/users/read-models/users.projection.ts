@@ -6,6 +6,8 @@ import { Details, detailsOf } from './details';
 export interface UserView {
   userId: string;
   orgId: string;
+  /** A deleted user keeps a row, so that reads answer for it as commands do (404 to whoever may act on it). */
+  removed?: true;
   userName: string;
   givenName: string;
   familyName: string;
@@ -15,10 +17,10 @@ export interface UserView {
   details: Details;
 }
 
-/** Users as GetUserByID shows them; a removed user has no row. */
+/** Users as GetUserByID shows them. Version 2: a removed user keeps a row marked `removed`. */
 export const usersProjection: DocumentProjection<UserView> = {
   name: 'users',
-  version: 1,
+  version: 2,
   eventTypes: USER_EVENT_TYPES,
   documentId: (event) => userIdOfStream(event.streamId),
   evolve(view, recorded) {
@@ -36,8 +38,11 @@ export const usersProjection: DocumentProjection<UserView> = {
         details,
       };
     }
-    if (view === null || event.type === UserEventType.Removed) return null;
+    if (view === null || view.removed) return view;
     switch (event.type) {
+      case UserEventType.Removed:
+        // Only what reads need to answer for it: the read model keeps no name or email of a deleted user.
+        return { userId: view.userId, orgId: view.orgId, removed: true, userName: '', givenName: '', familyName: '', email: '', isVerified: false, details };
       case UserEventType.EmailChanged:
         return { ...view, email: event.data.email, isVerified: false, details };
       case UserEventType.EmailVerified:
