@@ -18,8 +18,9 @@ COPY src ./src
 COPY scripts ./scripts
 RUN npx tsc -p tsconfig.json
 
-FROM toolchain AS production-dependencies
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# The build's node_modules without the dev dependencies: better-sqlite3 is compiled once.
+FROM build AS production-dependencies
+RUN npm prune --omit=dev --no-audit --no-fund
 
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production \

@@ -2,6 +2,7 @@
 // Only the token goes to stdout, so `TOKEN=$(npm run --silent token -- --sub 1 --org 2)` works.
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/config';
+import { ROLE_NAMES } from '../src/auth/permissions';
 import { signDevToken } from '../src/auth/token-verifier';
 
 const USAGE = `usage: node dist/scripts/token.js --sub <userId> [--org <orgId>] [--role ROLE]... [--role-org <orgId>] [--expires 12h]
@@ -51,6 +52,12 @@ async function main(): Promise<number> {
 
   const roleOrg = values['role-org'] ?? values.org;
   const roles = values.role ?? [];
+  const unknown = roles.filter((role) => !ROLE_NAMES.includes(role));
+  if (unknown.length > 0) {
+    // A misspelt role would make a token that grants nothing, and a 403 that is hard to explain.
+    console.error(`unknown role ${unknown.join(', ')}: the roles are ${ROLE_NAMES.join(', ')}`);
+    return 2;
+  }
   const unscoped = roles.filter((role) => !role.startsWith('IAM_'));
   if (!roleOrg && unscoped.length > 0) {
     console.error(`${unscoped.join(', ')} must be granted in an organization: pass --org or --role-org`);

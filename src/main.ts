@@ -2,15 +2,17 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import { AppModule } from './app.module';
 import { Config, ConfigError, loadConfig } from './config/config';
 import { sendFrameworkError } from './http-edge/contract-exception.filter';
 import { installConnect } from './grpc/connect-routes';
 import { GrpcServer } from './grpc/grpc.server';
+import { installCors } from './http-edge/cors';
 import { KnownRoutes, installHttpEdge } from './http-edge/http-edge';
 import { setupOpenApi } from './ops/openapi/openapi.setup';
 import { PinoLoggerService, createRootLogger } from './ops/logging/logger';
+import { REQUEST_ID_HEADER, requestIdFrom } from './http-edge/request-id';
 import { httpServerOptions, installOps, packageVersion } from './ops/ops.setup';
 
 /** Longest path parameter the router takes; longer ones are refused before any route runs. */
@@ -21,11 +23,7 @@ export async function createApp(config: Config, logger = new PinoLoggerService(c
   const adapter = new FastifyAdapter({
     // Body limit and timeouts on slow clients (BODY_LIMIT_BYTES, HTTP_*_TIMEOUT_MS).
     ...httpServerOptions(config.http),
-    // A caller's X-Request-Id is kept so its logs and our events correlate; otherwise we make one.
-    genReqId: (req: { headers: Record<string, string | string[] | undefined> }) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
-    },
+    genReqId: (req: { headers: Record<string, string | string[] | undefined> }) => requestIdFrom(req.headers[REQUEST_ID_HEADER]),
     rewriteUrl: (req: { method?: string; url?: string }) => routes.markEmptyParams(req.method ?? 'GET', req.url ?? '/'),
     // While draining, a request that still arrives is served (Fastify then answers it with
     // Connection: close) rather than given Fastify's own 503 body, which is not the contract's;
@@ -33,7 +31,7 @@ export async function createApp(config: Config, logger = new PinoLoggerService(c
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     // A userId may have 200 characters; percent-encoded, each takes up to 12 (4 UTF-8 bytes).
-    maxParamLength: MAX_PARAM_LENGTH,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // Errors Fastify answers before any route runs (a too long parameter, a bad URL), in the contract's shape.
     frameworkErrors: sendFrameworkError,
   });
@@ -43,6 +41,7 @@ export async function createApp(config: Config, logger = new PinoLoggerService(c
     // Our own parser (http-edge) takes every body, so that a bad one is judged after the token.
     bodyParser: false,
   });
+  installCors(app, config.corsAllowedOrigins);
   installHttpEdge(app, routes);
   await installOps(app, config);
   // Connect and gRPC-web beside REST on this port; gRPC over HTTP/2 listens on GRPC_PORT (bootstrap).
@@ -70,10 +69,18 @@ async function bootstrap(): Promise<void> {
   // Before the "listening" line below, so that whoever waits for that line can also read the gRPC port.
   await app.get(GrpcServer).listen({ port: config.grpcPort, host: config.host, limits: config.http });
   stopOnSignals(app, logger);
-  const url = await app.getUrl();
   logger.log(
-    `mfa-service listening on ${url} (event store: ${config.eventStoreConnectionString ? 'EventStoreDB' : config.databaseUrl ? 'PostgreSQL' : `SQLite in ${config.dataDir}`})`,
+    `mfa-service listening on ${listeningOn(config.host, app.getHttpServer().address())} ` +
+      `(event store: ${config.eventStoreConnectionString ? 'EventStoreDB' : config.databaseUrl ? 'PostgreSQL' : `SQLite in ${config.dataDir}`})`,
   );
+}
+
+/** The address a server really listens on, as a URL; "all interfaces" says what 0.0.0.0 or :: means. */
+export function listeningOn(host: string, address: string | AddressInfo | null): string {
+  if (address === null || typeof address === 'string') return String(address);
+  const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const everywhere = address.address === '0.0.0.0' || address.address === '::';
+  return `http://${shown}:${address.port}${everywhere ? ` (all interfaces; HOST=${host})` : ''}`;
 }
 
 /**

@@ -37,6 +37,8 @@ export interface Config {
   appendGroupMax?: number;
   /** Long streams whose folded state commands keep between them; 0 keeps none. */
   stateCacheSize: number;
+  /** Web pages (origins) that may call the service from a browser; empty: none (no CORS headers at all). */
+  corsAllowedOrigins: string[];
 }
 
 export interface HttpLimits {
@@ -124,6 +126,28 @@ function esdbConnectionString(env: Env, name: string): string | undefined {
   return raw;
 }
 
+/** Comma-separated origins (`https://app.example.com`, `http://localhost:3000`): scheme, host and port, nothing more. */
+function origins(env: Env, name: string): string[] {
+  const raw = optional(env, name);
+  if (raw === undefined) return [];
+  return raw.split(',').map((entry) => {
+    const origin = entry.trim();
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || !['http:', 'https:'].includes(parsed.protocol) || parsed.origin !== origin) {
+      throw new ConfigError(
+        name,
+        `must be comma-separated origins such as https://app.example.com or http://localhost:3000 (scheme, host and port; no path, no trailing slash), got "${origin}"`,
+      );
+    }
+    return origin;
+  });
+}
+
 /** Reads and validates the whole configuration once, at start. */
 export function loadConfig(env: Env = process.env): Config {
   // `Production` or `production ` mean production too: a typo must not start a service in development mode.
@@ -178,5 +202,6 @@ export function loadConfig(env: Env = process.env): Config {
     eventsStreamMax: integer(env, 'EVENTS_STREAM_MAX', 200, 1, 100_000),
     appendGroupMax: optional(env, 'APPEND_GROUP_MAX') === undefined ? undefined : integer(env, 'APPEND_GROUP_MAX', 1, 1, 10_000),
     stateCacheSize: integer(env, 'STATE_CACHE_SIZE', 10_000, 0, 1_000_000),
+    corsAllowedOrigins: origins(env, 'CORS_ALLOWED_ORIGINS'),
   };
 }

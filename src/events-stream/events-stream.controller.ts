@@ -4,6 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Ctx, RequestContext } from '../auth/auth.guard';
 import { authorizeEverywhere } from '../auth/permissions';
 import { Errors } from '../errors/errors';
+import { KNOWN_EVENT_TYPES } from './event-types';
 import { EventsStreamService } from './events-stream.service';
 
 /** At most this many types in `eventTypes`, each at most this long. */
@@ -51,8 +52,9 @@ export class EventsStreamController {
     authorizeEverywhere(caller, 'projection.admin');
     this.streams.admit(caller);
     // From here on the response is ours, written as the events come.
+    const headers = reply.getHeaders();
     reply.hijack();
-    this.streams.open({ id: request.id, url: request.originalUrl }, reply.raw, after, types, caller);
+    this.streams.open({ id: request.id, url: request.originalUrl, headers }, reply.raw, after, types, caller);
   }
 }
 
@@ -65,6 +67,13 @@ function parseEventTypes(value: unknown): ReadonlySet<string> | null {
   if (parts.some((type) => type === '' || type.length > MAX_TYPE_LENGTH) || parts.length > MAX_TYPES) {
     throw Errors.invalidArgument(
       `invalid eventTypes: must be up to ${MAX_TYPES} comma-separated event types of 1 to ${MAX_TYPE_LENGTH} characters`,
+    );
+  }
+  // A misspelt type would otherwise filter out everything, silently.
+  const unknown = parts.filter((type) => !KNOWN_EVENT_TYPES.has(type));
+  if (unknown.length > 0) {
+    throw Errors.invalidArgument(
+      `invalid eventTypes: unknown event type ${unknown.join(', ')}; the types are ${[...KNOWN_EVENT_TYPES].join(', ')}`,
     );
   }
   return new Set(parts);

@@ -21,6 +21,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export interface StreamRequest {
   id: string;
   url: string;
+  /** Headers the edge set for every answer (request id, security, CORS), which a raw response would not send. */
+  headers?: Readonly<Record<string, string | number | string[] | undefined>>;
 }
 
 /** One open stream: a cursor in the log and the response it writes to. */
@@ -152,6 +154,7 @@ export class EventsStreamService implements OnModuleDestroy {
   open(request: StreamRequest, response: ServerResponse, after: number, types: ReadonlySet<string> | null, caller: Caller): void {
     const started = performance.now();
     response.writeHead(200, {
+      ...request.headers,
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
       connection: 'keep-alive',

@@ -11,7 +11,7 @@ import {
   type ServerHttp2Session,
 } from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { randomUUID } from 'node:crypto';
+import { REQUEST_ID_HEADER, requestIdFrom } from '../http-edge/request-id';
 import { performance } from 'node:perf_hooks';
 import type { HttpLimits } from '../config/config';
 import { HTTP_STATUS_OF, StatusCode } from '../errors/service-error';
@@ -68,9 +68,9 @@ export class GrpcServer implements BeforeApplicationShutdown {
     const limiter = limits.rateLimitPerMinute > 0 ? new FixedWindowLimiter(limits.rateLimitPerMinute, 60_000, this.clock) : undefined;
     const paths = this.routes.methodPaths();
     const server = createServer({ settings: { maxConcurrentStreams: limits.maxConcurrentStreams } }, (request, response) => {
-      // A caller's X-Request-Id is kept so its logs and our events correlate, as on the HTTP port.
-      const given = request.headers['x-request-id'];
-      const correlationId = typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
+      const correlationId = requestIdFrom(request.headers[REQUEST_ID_HEADER]);
+      // Response metadata, so that a client can find the log line of its call.
+      response.setHeader(REQUEST_ID_HEADER, correlationId);
       this.record(request, response, correlationId, paths);
       this.limitTime(request, response, limits.requestTimeoutMs);
       void this.serve(request, response, correlationId, limiter).then(

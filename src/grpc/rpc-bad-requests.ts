@@ -38,7 +38,10 @@ async function rewrite(response: UniversalServerResponse, handler: UniversalHand
   const { trailer, body } = response;
   const missing = BODILESS[response.status];
   if (missing && !body) {
-    return { ...response, header: jsonHeader(response), body: createAsyncIterable([errorToJsonBytes(missing, {})]) };
+    const header = jsonHeader(response);
+    // Connect serves GET only for methods without side effects; every method takes POST.
+    if (response.status === 405) header.set('allow', handler.allowedMethods.includes('GET') ? 'GET, POST' : 'POST');
+    return { ...response, header, body: createAsyncIterable([errorToJsonBytes(missing, {})]) };
   }
   // Connect unary: the error is the JSON body of a non-200 answer.
   if (response.status === 500 && body) {

@@ -66,8 +66,10 @@ export class ContractExceptionFilter implements ExceptionFilter {
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
     let error = toServiceError(exception);
-    if (error.code === StatusCode.NOT_FOUND && !error.id && knownRoutesOf(request)?.isWrongMethod(request.method, request.url)) {
+    const allowed = error.code === StatusCode.NOT_FOUND && !error.id ? knownRoutesOf(request)?.allowedIfWrongMethod(request.method, request.url) : null;
+    if (allowed) {
       error = Errors.methodNotAllowed();
+      void reply.header('allow', allowed.join(', '));
     }
     if (error.code === StatusCode.UNAUTHENTICATED) request.failure = failureOf(error);
     if (error.code === StatusCode.INTERNAL) {

@@ -35,11 +35,13 @@ export class KnownRoutes {
     return url;
   }
 
-  /** True when the path is served, but not with this method. */
-  isWrongMethod(method: string, url: string): boolean {
+  /** The methods a path is served with when it is served, but not with this method (for a 405's Allow); else null. */
+  allowedIfWrongMethod(method: string, url: string): string[] | null {
     const [path] = splitUrl(url);
-    const matching = this.routes.filter((route) => route.pattern.test(path));
-    return matching.length > 0 && !matching.some((route) => route.method === method);
+    const allowed = [...new Set(this.routes.filter((route) => route.pattern.test(path)).map((route) => route.method))];
+    if (allowed.length === 0 || allowed.includes(method)) return null;
+    // Fastify answers HEAD wherever it answers GET.
+    return (allowed.includes('GET') ? [...allowed, 'HEAD'] : allowed).sort();
   }
 }
 

@@ -20,11 +20,36 @@ export class BodyValidationPipe implements PipeTransform {
     }
     const illFormed = illFormedStringIn(plain);
     if (illFormed !== null) throw Errors.invalidArgument(`invalid ${illFormed}: ${ILL_FORMED}`);
-    const instance = plainToInstance(metadata.metatype, plain) as object;
+    const instance = plainToInstance(metadata.metatype, withJsonNames(plain, '')) as object;
     const errors = validateSync(instance, { whitelist: true, forbidUnknownValues: false });
     if (errors.length > 0) throw Errors.invalidArgument(describe(errors, ''));
     return instance;
   }
+}
+
+/** A field's JSON name from its proto name, as protoc derives it: `given_name` is `givenName`. */
+function jsonNameOf(protoName: string): string {
+  return protoName.replace(/_([a-z0-9])/g, (_match, next: string) => next.toUpperCase());
+}
+
+/**
+ * The body with every field under its JSON name. ZITADEL's gateway reads protobuf JSON, which
+ * takes a field's proto name (`user_id`) as well as its JSON name (`userId`): clients written for
+ * it may send either. A field given under both names is refused, as protobuf JSON refuses it.
+ */
+function withJsonNames(value: unknown, path: string): unknown {
+  if (Array.isArray(value)) return value.map((item, i) => withJsonNames(item, `${path}[${i}]`));
+  if (!value || typeof value !== 'object') return value;
+  const named: Record<string, unknown> = {};
+  const givenAs = new Map<string, string>();
+  for (const [key, child] of Object.entries(value)) {
+    const name = jsonNameOf(key);
+    const at = path ? `${path}.${name}` : name;
+    if (givenAs.has(name)) throw Errors.invalidArgument(`invalid ${at}: given twice, as ${givenAs.get(name)} and as ${key}`);
+    givenAs.set(name, key);
+    named[name] = withJsonNames(child, at);
+  }
+  return named;
 }
 
 const ILL_FORMED = 'must be well-formed text (it holds a lone UTF-16 surrogate)';
@@ -51,6 +76,8 @@ function describe(errors: ValidationError[], prefix: string): string {
   const first = errors[0];
   const path = prefix ? `${prefix}.${first.property}` : first.property;
   if (first.children?.length) return describe(first.children, path);
+  // "must be longer than 1 character" would say "too short" of a field that is not there at all.
+  if (first.value === undefined || first.value === null) return `invalid ${path}: is required`;
   const reason = Object.values(first.constraints ?? {})[0] ?? 'is invalid';
   return `invalid ${path}: ${reason.replace(new RegExp(`^${first.property}\\s*`), '')}`;
 }

@@ -11,6 +11,7 @@ import { TokenVerifier } from '../auth/token-verifier';
 import type { Config, HttpLimits } from '../config/config';
 import { UNMATCHED_ROUTE } from './metrics/metrics.service';
 import { RequestRecorder } from './logging/request.recorder';
+import { REQUEST_ID_HEADER } from '../http-edge/request-id';
 import { limitJsonDepth } from './protection/json-depth';
 
 /** Probes and scrapes come from the orchestrator and Prometheus, often and by design: never limited. */
@@ -70,9 +71,17 @@ export async function installOps(app: NestFastifyApplication, config: Config): P
     // /docs' scripts to https would break the page there.
     contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
   });
-  fastify.addHook('onRequest', (_request, reply, done) => {
+  fastify.addHook('onRequest', (request, reply, done) => {
     reply.headers(headers);
+    // Every answer names its request, so that a client can find the log line. Set here for the
+    // answers streamed by hand (SSE), and again on sending for those given before this hook runs
+    // (a CORS preflight).
+    reply.header(REQUEST_ID_HEADER, request.id);
     done();
+  });
+  fastify.addHook('onSend', (request, reply, payload, done) => {
+    if (!reply.hasHeader(REQUEST_ID_HEADER)) reply.header(REQUEST_ID_HEADER, request.id);
+    done(null, payload);
   });
   if (config.http.rateLimitPerMinute > 0) {
     const verifier = app.get(TokenVerifier);
