@@ -235,6 +235,8 @@ function refuse(response: Http2ServerResponse, refusal: RpcRefusal): void {
   if (refusal.failure) failures.set(response.req, refusal.failure);
   const stream = response.stream;
   if (stream.closed || stream.headersSent) return;
-  stream.respond({ ':status': refusal.status, ...refusal.headers }, { endStream: true });
+  // The request id set on the response object is not sent by a raw respond(): it is added here.
+  const requestId = response.getHeader(REQUEST_ID_HEADER);
+  stream.respond({ ':status': refusal.status, ...refusal.headers, ...(requestId ? { [REQUEST_ID_HEADER]: requestId } : {}) }, { endStream: true });
   stream.close(constants.NGHTTP2_NO_ERROR);
 }

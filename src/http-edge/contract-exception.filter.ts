@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { StoreUnavailableError, WrongExpectedRevisionError } from '../event-store/event-store.port';
+import { REQUEST_ID_HEADER } from './request-id';
 import { knownRoutesOf } from './http-edge';
 import { Errors } from '../errors/errors';
 import { ServiceError, StatusCode } from '../errors/service-error';
@@ -84,9 +85,9 @@ export class ContractExceptionFilter implements ExceptionFilter {
 }
 
 /** Fastify's `frameworkErrors`: errors found while routing, before Nest or the filter above see the request. */
-export function sendFrameworkError(error: Error, _request: FastifyRequest, reply: FastifyReply): void {
+export function sendFrameworkError(error: Error, request: FastifyRequest, reply: FastifyReply): void {
   const failure = toServiceError(error);
-  void reply.status(failure.httpStatus).header('content-type', 'application/json').send(errorBody(failure));
+  void reply.status(failure.httpStatus).header('content-type', 'application/json').header(REQUEST_ID_HEADER, request.id).send(errorBody(failure));
 }
 
 declare module 'fastify' {

@@ -119,6 +119,8 @@ describe('ZITADEL clients and browser apps at the edge', () => {
         ['GET', '/no/such/path', admin],
         ['PUT', '/v2/users/proto-names/otp_email', admin],
         ['GET', '/healthz', undefined],
+        // Refused by the router, before any route runs: a parameter longer than any user id.
+        ['GET', `/v2/users/${'x'.repeat(5000)}`, admin],
       ] as const) {
         const response = await server.request(method, path, { token });
         assert.match(response.headers.get('x-request-id') ?? '', UUID, `${method} ${path} ${response.status}`);
@@ -132,14 +134,14 @@ describe('ZITADEL clients and browser apps at the edge', () => {
     it('comes back as response metadata on gRPC, and on Connect', async () => {
       const session = connectHttp2(server.grpcUrl);
       try {
-        const headersOf = (requestId?: string) =>
+        const headersOf = (requestId?: string, token: string | null = admin) =>
           new Promise<IncomingHttpHeaders>((resolve, reject) => {
             const stream = session.request({
               ':method': 'POST',
               ':path': GET_USER,
               'content-type': 'application/grpc',
               te: 'trailers',
-              authorization: `Bearer ${admin}`,
+              ...(token ? { authorization: `Bearer ${token}` } : {}),
               ...(requestId ? { 'x-request-id': requestId } : {}),
             });
             stream.on('response', resolve);
@@ -149,6 +151,9 @@ describe('ZITADEL clients and browser apps at the edge', () => {
           });
         assert.equal((await headersOf('grpc-call-7'))['x-request-id'], 'grpc-call-7');
         assert.match(String((await headersOf())['x-request-id']), UUID);
+        const refused = await headersOf('refused-call-9', null);
+        assert.equal(refused['grpc-status'], '16', 'no token: UNAUTHENTICATED, before any body');
+        assert.equal(refused['x-request-id'], 'refused-call-9', 'a refusal names the call too');
       } finally {
         session.close();
       }
