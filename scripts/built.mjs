@@ -6,7 +6,10 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
 const root = new URL('..', import.meta.url).pathname;
-const marker = join(root, 'dist', 'scripts', 'token.js');
+// tsc rewrites its build info on every build that changed anything, but not the outputs that did
+// not change: the build info's time is the time of the last build.
+const marker = join(root, 'dist', '.tsbuildinfo');
+const outputs = ['token.js', 'projections.js'].map((name) => join(root, 'dist', 'scripts', name));
 
 function newestSource(dir) {
   let newest = 0;
@@ -19,7 +22,7 @@ function newestSource(dir) {
 }
 
 const sources = Math.max(newestSource(join(root, 'src')), newestSource(join(root, 'scripts')), statSync(join(root, 'tsconfig.json')).mtimeMs);
-if (!existsSync(marker) || statSync(marker).mtimeMs < sources) {
+if (!existsSync(marker) || outputs.some((path) => !existsSync(path)) || statSync(marker).mtimeMs < sources) {
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
   const result = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
   if (result.status !== 0) process.exit(result.status ?? 1);

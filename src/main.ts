@@ -70,17 +70,17 @@ async function bootstrap(): Promise<void> {
   await app.get(GrpcServer).listen({ port: config.grpcPort, host: config.host, limits: config.http });
   stopOnSignals(app, logger);
   logger.log(
-    `mfa-service listening on ${listeningOn(config.host, app.getHttpServer().address())} ` +
+    `mfa-service listening on ${listeningOn(app.getHttpServer().address())} ` +
       `(event store: ${config.eventStoreConnectionString ? 'EventStoreDB' : config.databaseUrl ? 'PostgreSQL' : `SQLite in ${config.dataDir}`})`,
   );
 }
 
 /** The address a server really listens on, as a URL; "all interfaces" says what 0.0.0.0 or :: means. */
-export function listeningOn(host: string, address: string | AddressInfo | null): string {
+export function listeningOn(address: string | AddressInfo | null): string {
   if (address === null || typeof address === 'string') return String(address);
   const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const everywhere = address.address === '0.0.0.0' || address.address === '::';
-  return `http://${shown}:${address.port}${everywhere ? ` (all interfaces; HOST=${host})` : ''}`;
+  return `http://${shown}:${address.port}${everywhere ? ', all interfaces' : ''}`;
 }
 
 /**

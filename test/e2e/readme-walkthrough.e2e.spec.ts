@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { RunningServer, startServer, stopAll } from '../support/server';
+
+/** The sources, from dist/test/e2e where this file runs. */
+const ROOT = resolve(__dirname, '../../..');
+
+interface Step {
+  command: string;
+  /** The comment lines right under the command: what it prints, `...` standing for any text. */
+  expected: string[];
+}
+
+/**
+ * The ```sh blocks of the README's walk-through section, as steps. A command is one or more lines
+ * (a quote left open continues it); the `# ` lines right under it are its output. Comment lines
+ * after a blank line are prose.
+ */
+export function walkThroughSteps(readme: string): Step[] {
+  const start = readme.indexOf('\n## Walk-through');
+  assert.ok(start >= 0, 'the README has a "## Walk-through" section');
+  const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
+  const steps: Step[] = [];
+  for (const [, block] of section.matchAll(/```sh\n([\s\S]*?)```/g)) {
+    let current: Step | null = null;
+    let open = '';
+    for (const line of block.split('\n')) {
+      if (open) {
+        open += `\n${line}`;
+        if (quotesBalanced(open)) {
+          current!.command = open;
+          open = '';
+        }
+      } else if (line.startsWith('#')) {
+        if (current) current.expected.push(line.replace(/^# ?/, ''));
+      } else if (line.trim() === '') {
+        current = null;
+      } else {
+        current = { command: line, expected: [] };
+        steps.push(current);
+        if (!quotesBalanced(line)) open = line;
+      }
+    }
+  }
+  return steps;
+}
+
+function quotesBalanced(text: string): boolean {
+  return (text.match(/'/g) ?? []).length % 2 === 0;
+}
+
+function matches(expected: string, actual: string): boolean {
+  const pattern = expected
+    .split('...')
+    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+    .join('.*?');
+  return new RegExp(`^${pattern}$`).test(actual);
+}
+
+describe("the README's walk-through, run as written", () => {
+  let server: RunningServer;
+
+  before(async () => {
+    server = await startServer();
+  });
+  after(stopAll);
+
+  it('prints what the README says it prints', () => {
+    const steps = walkThroughSteps(readFileSync(resolve(ROOT, 'README.md'), 'utf8'));
+    assert.ok(steps.length >= 8, `found only ${steps.length} steps`);
+    assert.ok(steps.filter((step) => step.expected.length > 0).length >= 6, 'most steps show their output');
+    // Each step's output between markers; the README's address is this server's.
+    const script = steps
+      .map((step, i) => `echo "@@step ${i}"\n${step.command.replaceAll('http://localhost:8080', server.url)}\necho`)
+      .join('\n');
+    const run = spawnSync('bash', ['-euo', 'pipefail', '-c', script], {
+      cwd: ROOT,
+      env: { ...process.env, DATA_DIR: server.dataDir, DATABASE_URL: server.databaseUrl ?? '' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(run.status, 0, `the walk-through failed:\n${run.stdout}\n${run.stderr}`);
+    const outputs = run.stdout.split(/^@@step \d+\n/m).slice(1);
+    assert.equal(outputs.length, steps.length);
+    steps.forEach((step, i) => {
+      if (step.expected.length === 0) return;
+      const actual = outputs[i].replace(/\n+$/, '').split('\n');
+      const where = `step ${i}: ${step.command}\nexpected:\n${step.expected.join('\n')}\nactual:\n${actual.join('\n')}`;
+      assert.equal(actual.length, step.expected.length, where);
+      step.expected.forEach((line, j) => assert.ok(matches(line, actual[j]), where));
+    });
+  });
+});
