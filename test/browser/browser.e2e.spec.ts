@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -128,40 +129,42 @@ describe('a browser app on another origin (headless Chromium)', { skip: !CHROMIU
     await stopAll();
   });
 
-  async function serviceWithUser(env: Record<string, string>): Promise<{ service: RunningServer; token: string }> {
+  /** A server with a user of its own (with EventStoreDB, every server of a run shares one log). */
+  async function serviceWithUser(env: Record<string, string>): Promise<{ service: RunningServer; token: string; userId: string }> {
     const service = await startServer({ env });
     const token = await service.token({ sub: 'admin-1', org: 'acme', roles: { IAM_OWNER: ['acme'] } });
+    const userId = `minnie-${randomUUID()}`;
     const added = await service.request('POST', '/v2/users/human', {
       token,
-      body: { userId: 'minnie', profile: { givenName: 'Minnie', familyName: 'Mouse' }, email: { email: 'minnie@example.com' } },
+      body: { userId, profile: { givenName: 'Minnie', familyName: 'Mouse' }, email: { email: `${userId}@example.com` } },
     });
     assert.equal(added.status, 200, added.text);
-    return { service, token };
+    return { service, token, userId };
   }
 
   /** The log lines of the page's REST call. */
-  const restCallsIn = (service: RunningServer) =>
-    service.logs().split('\n').filter((line) => line.includes('"method":"GET"') && line.includes('"path":"/v2/users/minnie"'));
+  const restCallsIn = (service: RunningServer, userId: string) =>
+    service.logs().split('\n').filter((line) => line.includes('"method":"GET"') && line.includes(`"path":"/v2/users/${userId}"`));
 
   it('calls the service with gRPC-web (@zitadel/client) and with fetch when CORS_ALLOWED_ORIGINS names its origin', async () => {
-    const { service, token } = await serviceWithUser({ CORS_ALLOWED_ORIGINS: page.origin });
-    const report = await page.visit({ service: service.url, token, userId: 'minnie' });
+    const { service, token, userId } = await serviceWithUser({ CORS_ALLOWED_ORIGINS: page.origin });
+    const report = await page.visit({ service: service.url, token, userId });
     assert.equal(report.origin, page.origin);
     assert.notEqual(new URL(service.url).origin, report.origin, 'the page and the service are on different origins');
-    assert.deepEqual(report.grpcWeb, { ok: true, userId: 'minnie', givenName: 'Minnie' });
-    assert.deepEqual(report.rest, { ok: true, status: 200, requestId: 'from-the-browser', userId: 'minnie' });
-    assert.equal(restCallsIn(service).length, 1);
+    assert.deepEqual(report.grpcWeb, { ok: true, userId, givenName: 'Minnie' });
+    assert.deepEqual(report.rest, { ok: true, status: 200, requestId: 'from-the-browser', userId });
+    assert.equal(restCallsIn(service, userId).length, 1);
     await service.stop();
   });
 
   it('is refused by the browser when CORS_ALLOWED_ORIGINS is unset', async () => {
-    const { service, token } = await serviceWithUser({});
-    const report = await page.visit({ service: service.url, token, userId: 'minnie' });
+    const { service, token, userId } = await serviceWithUser({});
+    const report = await page.visit({ service: service.url, token, userId });
     assert.equal(report.grpcWeb.ok, false, JSON.stringify(report.grpcWeb));
     assert.equal(report.rest.ok, false, JSON.stringify(report.rest));
     assert.match(report.rest.error ?? '', /TypeError: Failed to fetch/);
     // The service saw no call that got through: the browser stopped at the preflight.
-    assert.deepEqual(restCallsIn(service), []);
+    assert.deepEqual(restCallsIn(service, userId), []);
     await service.stop();
   });
 });
