@@ -58,10 +58,14 @@ describe('operations endpoints on a fresh start', () => {
       'mfa_event_store_appends_total',
       'mfa_projection_position',
       'mfa_projection_lag_events',
+      'mfa_subscription_lag_events',
+      'mfa_subscription_failed',
       'process_cpu_seconds_total',
     ]) {
       assert.match(metrics.text, new RegExp(`^# TYPE ${family} `, 'm'), `/metrics lacks ${family}`);
     }
+    // Every subscription that follows the log has its lag, as every projection has.
+    assert.match(metrics.text, /^mfa_subscription_lag_events\{subscription="security_notifications"\} \d+$/m);
     assert.equal(metricValue(metrics.text, 'http_requests_total{method="GET",route="/healthz",status="200"}'), 1);
   });
 
