@@ -28,6 +28,7 @@ function configFor(dataDir: string, oidc: OidcConfig = {}): Config {
     http: { bodyLimitBytes: 65536, requestTimeoutMs: 0, connectionTimeoutMs: 0, keepAliveTimeoutMs: 5000, rateLimitPerMinute: 0, maxConcurrentStreams: 100 },
     readyMaxLagEvents: 1000,
     stateCacheSize: 0,
+    actions: { retryInitialMs: 1000, retryMaxMs: 3_600_000, maxAttempts: 20, maxInFlightPerTarget: 4, instanceId: 'default' },
     eventsStreamMaxPerCaller: 5,
     eventsStreamMax: 200,
   };
