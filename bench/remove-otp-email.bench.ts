@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
@@ -34,6 +36,8 @@ export interface BenchOptions {
   cpus: { service: number; load: number } | null;
   /** Settings each measured again with, on a copy of the seeded store, after the default. */
   compare?: Array<{ name: string; value: string }>;
+  /** Also measured on a copy of the seeded store with an Actions target that is down, called for every removal. */
+  targetDown?: boolean;
 }
 
 const DIST = resolve(__dirname, '..');
@@ -206,14 +210,18 @@ export async function runRemoveOtpEmailBench(options: BenchOptions): Promise<Ben
     report.stages.seeding = report.seeding.seconds;
 
     // 3. The service on the seeded store, and each variant on a copy of it made now.
-    const variants = [{ label: '', env, dataDir }];
-    for (const setting of options.compare ?? []) {
-      const copy = { ...env, DATA_DIR: `${dataDir}-${variants.length}`, [setting.name]: setting.value };
+    const variants: Array<{ label: string; env: typeof env; dataDir: string; setup?: (url: string, token: string) => Promise<void> }> = [
+      { label: '', env, dataDir },
+    ];
+    const copyOf = async (label: string, settings: Record<string, string>, setup?: (url: string, token: string) => Promise<void>) => {
+      const copy = { ...env, DATA_DIR: `${dataDir}-${variants.length}`, ...settings };
       cpSync(dataDir, copy.DATA_DIR, { recursive: true });
       copies.push(copy.DATA_DIR);
       if (database) copy.DATABASE_URL = (await database.copy()).url;
-      variants.push({ label: ` (${setting.name}=${setting.value})`, env: copy, dataDir: copy.DATA_DIR });
-    }
+      variants.push({ label, env: copy, dataDir: copy.DATA_DIR, setup });
+    };
+    for (const setting of options.compare ?? []) await copyOf(` (${setting.name}=${setting.value})`, { [setting.name]: setting.value });
+    if (options.targetDown) await copyOf(TARGET_DOWN, {}, addTargetDown);
     for (const variant of variants) {
       const startAt = Date.now();
       const nodeArgs = [
@@ -237,6 +245,7 @@ export async function runRemoveOtpEmailBench(options: BenchOptions): Promise<Ben
       const caughtUpAt = Date.now();
       await caughtUp(server.url, token);
       report.stages[`subscribers catching up${variant.label}`] = (Date.now() - caughtUpAt) / 1000;
+      await variant.setup?.(server.url, token);
       try {
         if (long) {
           for (const [name, prefix] of [
@@ -316,6 +325,31 @@ export async function runRemoveOtpEmailBench(options: BenchOptions): Promise<Ben
       await database?.drop();
     }
   }
+}
+
+const TARGET_DOWN = ' (one Actions target down)';
+
+/**
+ * An Actions target at an address where nothing listens (each try is refused at once), called for
+ * every removal: the deliveries pile up in the outbox and are retried while the load runs.
+ */
+async function addTargetDown(url: string, token: string): Promise<void> {
+  const closed = createServer();
+  await new Promise<void>((done) => closed.listen(0, '127.0.0.1', done));
+  const port = (closed.address() as AddressInfo).port;
+  await new Promise((done) => closed.close(done));
+  const call = async (method: string, path: string, body: unknown) => {
+    const response = await fetch(url + path, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
+    return (await response.json()) as { id?: string };
+  };
+  const { id } = await call('POST', '/v2beta/actions/targets', { name: 'down', endpoint: `http://127.0.0.1:${port}/hook`, restAsync: {} });
+  await call('PUT', '/v2beta/actions/executions', { condition: { event: { event: 'user.human.mfa.otp.email.removed' } }, targets: [id] });
+  log(`  Actions target ${id} at http://127.0.0.1:${port}/hook (nothing listens there), called for every removal`);
 }
 
 /** Waits until ListViews shows every view and subscription at the head of the log. */
@@ -404,6 +438,15 @@ function checks(report: BenchReport): BenchReport['checks'] {
       goal: `what the default gains over ${setting.name}=${setting.value}, measured in this run (a mechanism stays at >= 10 %)`,
       value: `${(gain * 100).toFixed(0)} % (${main.rps.toFixed(0)} against ${variant.rps.toFixed(0)} req/s; p99 ${main.latency.p99.toFixed(1)} against ${variant.latency.p99.toFixed(1)} ms)`,
       ok: gain >= 0.1,
+    });
+  }
+  const down = phases.find((p) => p.name === `RemoveOTPEmail, distinct users${TARGET_DOWN}`)?.result;
+  if (down) {
+    const ratio = down.rps / main.rps;
+    out.push({
+      goal: `RemoveOTPEmail's rate with an Actions target down (every removal delivered to it) within 10 % of no target`,
+      value: `${ratio.toFixed(3)} (${down.rps.toFixed(0)} against ${main.rps.toFixed(0)} req/s; p99 ${down.latency.p99.toFixed(1)} against ${main.latency.p99.toFixed(1)} ms)`,
+      ok: ratio >= 0.9,
     });
   }
   if (report.memory) {
