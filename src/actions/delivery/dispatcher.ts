@@ -38,6 +38,7 @@ export class Dispatcher {
   private readonly timers = new Set<NodeJS.Timeout>();
   private poll: NodeJS.Timeout | null = null;
   private stopped = false;
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly outbox: OutboxStore,
@@ -60,9 +61,10 @@ export class Dispatcher {
     this.runs.run().catch((error: unknown) => this.logger.warn(`the sender could not read the outbox; trying again: ${String(error)}`));
   }
 
-  /** Stops sending; the requests under way end (within their timeouts) and are recorded. */
+  /** Stops sending; requests under way are cut off and left pending, to be sent again by the next sender. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     if (this.poll) clearInterval(this.poll);
     for (const timer of this.timers) clearTimeout(timer);
     await this.runs.settled();
@@ -95,6 +97,7 @@ export class Dispatcher {
   private async send(target: TargetState, delivery: Delivery, lane: Lane): Promise<void> {
     const attempts = delivery.attempts + 1;
     const failure = await this.post(target, delivery.body);
+    if (this.stopped) return;
     this.observer.attempt(target.id, failure === null);
     try {
       if (failure === null) {
@@ -127,7 +130,7 @@ export class Dispatcher {
         headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signatureOf(body, target.signingKey, this.clock.now()) },
         body,
         redirect: 'manual',
-        signal: AbortSignal.timeout(target.timeoutMs),
+        signal: AbortSignal.any([AbortSignal.timeout(target.timeoutMs), this.stopping.signal]),
       });
       await response.body?.cancel().catch(() => undefined);
       return response.status >= 200 && response.status < 300 ? null : `status ${response.status}`;
