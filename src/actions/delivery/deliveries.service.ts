@@ -14,6 +14,11 @@ import { Delivery, DeliverySearch, NewDelivery, OUTBOX_STORE, OutboxStore } from
 
 /** Events turned into deliveries per transaction. */
 const BATCH_SIZE = 500;
+/**
+ * The sender reads the log this often rather than on every commit: deliveries are asynchronous
+ * anyway, and a fan-out of many events at once writes the outbox's pages once, not once per event.
+ */
+const FAN_OUT_EVERY_MS = 200;
 /** How often an instance that does not send tries to take the lease, and the sender checks it still holds it. */
 const LEASE_CHECK_MS = 1000;
 /** Events read past without a delivery before the checkpoint is saved anyway: a restart reads at most these again. */
@@ -36,6 +41,7 @@ export class DeliveriesService implements OnApplicationBootstrap, BeforeApplicat
   private follower: Follower | null = null;
   private dispatcher: Dispatcher | null = null;
   private leaseTimer: NodeJS.Timeout | null = null;
+  private fanOutTimer: NodeJS.Timeout | null = null;
   private checking: Promise<void> | null = null;
   private metrics!: DeliveriesMetrics;
   private closed = false;
@@ -113,12 +119,15 @@ export class DeliveriesService implements OnApplicationBootstrap, BeforeApplicat
       logger: this.logger,
     });
     this.logger.log(`this instance sends the Actions deliveries (outbox in ${this.outbox.backend}, from position ${position})`);
-    this.follower.listen();
+    const follower = this.follower;
+    this.fanOutTimer = setInterval(() => void follower.catchUp(), FAN_OUT_EVERY_MS).unref();
+    void follower.catchUp();
     this.dispatcher.start();
   }
 
   private async stepDown(): Promise<void> {
     const { follower, dispatcher } = this;
+    if (this.fanOutTimer) clearInterval(this.fanOutTimer);
     this.follower = null;
     this.dispatcher = null;
     await follower?.stop();

@@ -83,18 +83,22 @@ export class SqliteOutboxStore implements OutboxStore {
     return { position: Number(row?.position ?? 0), config: row?.config ?? null };
   }
 
+  private statements: { insert: Database.Statement; park: Database.Statement; save: Database.Statement } | null = null;
+
   async commit(deliveries: readonly NewDelivery[], removedTargets: readonly string[], position: number, config: string, now: Date): Promise<void> {
-    const insert = this.db.prepare(
-      `INSERT INTO actions_deliveries (target_id, aggregate_id, event_type, sequence, position, body, next_attempt_at, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (target_id, position) DO NOTHING`,
-    );
-    const park = this.db.prepare(
-      `UPDATE actions_deliveries SET state = 'parked', last_error = 'the target was deleted' WHERE target_id = ? AND state = 'pending'`,
-    );
-    const save = this.db.prepare(
-      `INSERT INTO actions_checkpoint (id, position, config) VALUES (1, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET position = MAX(position, excluded.position), config = excluded.config`,
-    );
+    const { insert, park, save } = (this.statements ??= {
+      insert: this.db.prepare(
+        `INSERT INTO actions_deliveries (target_id, aggregate_id, event_type, sequence, position, body, next_attempt_at, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (target_id, position) DO NOTHING`,
+      ),
+      park: this.db.prepare(
+        `UPDATE actions_deliveries SET state = 'parked', last_error = 'the target was deleted' WHERE target_id = ? AND state = 'pending'`,
+      ),
+      save: this.db.prepare(
+        `INSERT INTO actions_checkpoint (id, position, config) VALUES (1, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET position = MAX(position, excluded.position), config = excluded.config`,
+      ),
+    });
     const at = now.getTime();
     this.db.transaction(() => {
       for (const d of deliveries) insert.run(d.targetId, d.aggregateId, d.eventType, d.sequence, d.position, d.body, at, at);
