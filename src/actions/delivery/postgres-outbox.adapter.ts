@@ -26,7 +26,6 @@ CREATE TABLE IF NOT EXISTS actions_deliveries (
   UNIQUE (target_id, position)
 );
 CREATE INDEX IF NOT EXISTS actions_deliveries_line ON actions_deliveries (target_id, state, aggregate_id, id);
-CREATE INDEX IF NOT EXISTS actions_deliveries_state ON actions_deliveries (state, id);
 CREATE TABLE IF NOT EXISTS actions_checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), position BIGINT NOT NULL, config TEXT);
 `;
 
