@@ -1,4 +1,5 @@
 import { Counter, Gauge, Registry } from 'prom-client';
+import { Clock } from '../../shared/clock';
 import { DeliveryObserver } from './dispatcher';
 import { OutboxStore } from './outbox.port';
 
@@ -7,7 +8,7 @@ export class DeliveriesMetrics implements DeliveryObserver {
   private readonly deliveries: Counter<'target' | 'outcome'>;
   private readonly attempts: Counter<'target' | 'result'>;
 
-  constructor(registry: Registry, outbox: OutboxStore) {
+  constructor(registry: Registry, outbox: OutboxStore, clock: Clock) {
     this.deliveries = new Counter({
       name: 'mfa_actions_deliveries_total',
       help: 'Deliveries to Actions targets that ended, by target and outcome (delivered, parked)',
@@ -27,7 +28,7 @@ export class DeliveriesMetrics implements DeliveryObserver {
       registers: [registry],
       async collect() {
         this.reset();
-        const now = Date.now();
+        const now = clock.now().getTime();
         for (const [target, oldest] of await outbox.oldestPending().catch(() => new Map<string, Date>())) {
           this.set({ target }, Math.max(0, (now - oldest.getTime()) / 1000));
         }

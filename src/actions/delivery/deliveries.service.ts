@@ -56,7 +56,7 @@ export class DeliveriesService implements OnApplicationBootstrap, BeforeApplicat
 
   async onApplicationBootstrap(): Promise<void> {
     await this.outbox.prepare();
-    this.metrics = new DeliveriesMetrics(this.metricsService.registry, this.outbox);
+    this.metrics = new DeliveriesMetrics(this.metricsService.registry, this.outbox, this.clock);
     this.leaseTimer = setInterval(() => this.checkLease(), LEASE_CHECK_MS).unref();
     this.checkLease();
   }
