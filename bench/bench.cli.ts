@@ -32,9 +32,9 @@ latency percentiles and the service's rate relative to the bare endpoint's.
   --compare NAME=V    measure again with the setting NAME=V, on a copy of the seeded store, and
                       report what the default gains over it (repeatable; e.g. APPEND_GROUP_MAX=1
                       turns group commit off, STATE_CACHE_SIZE=0 the kept states of long streams)
-  --target-down       measure RemoveOTPEmail again, on a copy of the seeded store, with an Actions
-                      target that is down called for every removal; checks the rate stays within
-                      10 % of the run without
+  --target-down       then measure RemoveOTPEmail in turns without Actions and with a target that
+                      is down, called for every removal (3 short phases of each, users of their
+                      own); checks the rate with it stays within 10 % of the rate without
   --cpu-prof DIR      write a CPU profile of the service into DIR
   --node-args="A B"   extra node options for the service process (e.g. --node-args="--max-semi-space-size=32")
   --json FILE         also write the whole report as JSON
