@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
@@ -34,6 +36,8 @@ export interface BenchOptions {
   cpus: { service: number; load: number } | null;
   /** Settings each measured again with, on a copy of the seeded store, after the default. */
   compare?: Array<{ name: string; value: string }>;
+  /** Then RemoveOTPEmail in turns without Actions and with a target that is down, called for every removal. */
+  targetDown?: boolean;
 }
 
 const DIST = resolve(__dirname, '..');
@@ -168,7 +172,8 @@ export async function runRemoveOtpEmailBench(options: BenchOptions): Promise<Ben
           MAX_DISTINCT_USERS,
           Math.max(MIN_DISTINCT_USERS, Math.ceil(SEED_FOR_RATIO * bareRps * (options.durationS + options.warmupS) * 1.1)),
         ));
-    report.seeding.users = users;
+    const actionsUsers = Math.ceil(ACTIONS_SEED_FOR_RATIO * bareRps * actionsPhaseS(options) * 1.1);
+    report.seeding.users = users + (options.targetDown ? actionsUsers * 2 * ACTIONS_ROUNDS : 0);
 
     // 2. Seed through the service's own EventStore port, before the service starts.
     const seedStart = Date.now();
@@ -183,7 +188,10 @@ export async function runRemoveOtpEmailBench(options: BenchOptions): Promise<Ben
             { prefix: 'short-', count: users, streamLength: SHORT },
             { prefix: 'long-', count: users, streamLength: options.streamLength },
           ]
-        : [{ prefix: 'user-', count: users, streamLength: SHORT }];
+        : [
+            { prefix: 'user-', count: users, streamLength: SHORT },
+            ...(options.targetDown ? [{ prefix: 'act-', count: actionsUsers * 2 * ACTIONS_ROUNDS, streamLength: SHORT }] : []),
+          ];
       for (const set of sets) {
         log(`seeding ${set.count} users with ${set.streamLength} events each (${options.backend})`);
         let shown = 0;
@@ -214,6 +222,7 @@ export async function runRemoveOtpEmailBench(options: BenchOptions): Promise<Ben
       if (database) copy.DATABASE_URL = (await database.copy()).url;
       variants.push({ label: ` (${setting.name}=${setting.value})`, env: copy, dataDir: copy.DATA_DIR });
     }
+
     for (const variant of variants) {
       const startAt = Date.now();
       const nodeArgs = [
@@ -274,6 +283,9 @@ export async function runRemoveOtpEmailBench(options: BenchOptions): Promise<Ben
             );
           }
           report.phases.push(phase);
+          if (options.targetDown && !variant.label) {
+            await measureTargetDown(report, running, token, options, actionsUsers);
+          }
         }
       } finally {
         report.stages[`service phases${variant.label}`] = (Date.now() - phasesAt) / 1000;
@@ -316,6 +328,60 @@ export async function runRemoveOtpEmailBench(options: BenchOptions): Promise<Ben
       await database?.drop();
     }
   }
+}
+
+const NO_TARGET = 'RemoveOTPEmail, no Actions target, turn ';
+const TARGET_DOWN = 'RemoveOTPEmail, one Actions target down, turn ';
+/** Phases of each kind, taking turns in one service process: the machine's speed drifts over minutes. */
+const ACTIONS_ROUNDS = 3;
+/** The service's rate is well below this share of the bare endpoint's; it bounds the users seeded per phase. */
+const ACTIONS_SEED_FOR_RATIO = 0.2;
+const actionsPhaseS = (options: BenchOptions) => Math.max(2, Math.round(options.durationS / 2));
+
+/**
+ * RemoveOTPEmail without a target and with one that is down, in turns on the running service, each
+ * phase on users of its own (prefix act-). The target is deleted after its phase, which parks what
+ * it had pending; the next turn makes a new one.
+ */
+async function measureTargetDown(report: BenchReport, server: ListeningProcess, token: string, options: BenchOptions, perPhase: number): Promise<void> {
+  const phaseOptions = { ...options, durationS: actionsPhaseS(options) };
+  let from = 0;
+  for (let turn = 1; turn <= ACTIONS_ROUNDS; turn++) {
+    for (const kind of [NO_TARGET, TARGET_DOWN]) {
+      const targetId = kind === TARGET_DOWN ? await addTargetDown(server.url, token) : null;
+      const target: LoadTarget = { kind: 'remove-distinct', prefix: 'act-', from, count: perPhase };
+      from += perPhase;
+      log(`${kind}${turn}: RemoveOTPEmail on distinct users for ${phaseOptions.durationS} s`);
+      report.phases.push(await measure(`${kind}${turn}`, server, () => drive(server.url, token, target, phaseOptions)));
+      if (targetId) await actionsCall(server.url, token, 'DELETE', `/v2beta/actions/targets/${targetId}`);
+    }
+  }
+}
+
+async function actionsCall(url: string, token: string, method: string, path: string, body?: unknown): Promise<{ id?: string }> {
+  const response = await fetch(url + path, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
+  return (await response.json()) as { id?: string };
+}
+
+/**
+ * An Actions target at an address where nothing listens (each try is refused at once), called for
+ * every removal: the deliveries pile up in the outbox and are retried while the load runs.
+ */
+async function addTargetDown(url: string, token: string): Promise<string> {
+  const closed = createServer();
+  await new Promise<void>((done) => closed.listen(0, '127.0.0.1', done));
+  const port = (closed.address() as AddressInfo).port;
+  await new Promise((done) => closed.close(done));
+  const endpoint = `http://127.0.0.1:${port}/hook`;
+  const { id } = await actionsCall(url, token, 'POST', '/v2beta/actions/targets', { name: `down ${port} ${Date.now()}`, endpoint, restAsync: {} });
+  await actionsCall(url, token, 'PUT', '/v2beta/actions/executions', { condition: { event: { event: 'user.human.mfa.otp.email.removed' } }, targets: [id] });
+  log(`  Actions target ${id} at ${endpoint} (nothing listens there), called for every removal`);
+  return id!;
 }
 
 /** Waits until ListViews shows every view and subscription at the head of the log. */
@@ -404,6 +470,20 @@ function checks(report: BenchReport): BenchReport['checks'] {
       goal: `what the default gains over ${setting.name}=${setting.value}, measured in this run (a mechanism stays at >= 10 %)`,
       value: `${(gain * 100).toFixed(0)} % (${main.rps.toFixed(0)} against ${variant.rps.toFixed(0)} req/s; p99 ${main.latency.p99.toFixed(1)} against ${variant.latency.p99.toFixed(1)} ms)`,
       ok: gain >= 0.1,
+    });
+  }
+  const [none, down] = [NO_TARGET, TARGET_DOWN].map((kind) => {
+    const of = phases.filter((p) => p.name.startsWith(kind));
+    const ok = of.reduce((sum, p) => sum + p.result.ok, 0);
+    const seconds = of.reduce((sum, p) => sum + p.result.durationS, 0);
+    return { count: of.length, rps: ok / seconds, cpu: of.reduce((sum, p) => sum + p.cpuMsPerRequest * p.result.ok, 0) / ok };
+  });
+  if (down.count > 0 && none.count > 0) {
+    const ratio = down.rps / none.rps;
+    out.push({
+      goal: `RemoveOTPEmail's rate with an Actions target down (every removal delivered to it) within 10 % of no target, ${down.count} phases of each, taking turns`,
+      value: `${ratio.toFixed(3)} (${down.rps.toFixed(0)} against ${none.rps.toFixed(0)} req/s; CPU ms/req ${down.cpu.toFixed(3)} against ${none.cpu.toFixed(3)})`,
+      ok: ratio >= 0.9,
     });
   }
   if (report.memory) {

@@ -1,6 +1,7 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
+import { ActionsModule } from './actions/actions.module';
 import { AdminModule } from './admin/admin.module';
 import { AuthModule } from './auth/auth.module';
 import { Config } from './config/config';
@@ -43,6 +44,7 @@ export class AppModule {
         AdminModule,
         SecurityNotificationsModule,
         EventsStreamModule,
+        ActionsModule,
       ],
       providers: [
         { provide: CLOCK, useValue: clock },

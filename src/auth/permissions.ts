@@ -1,7 +1,7 @@
 import { Errors } from '../errors/errors';
 import { Caller } from './caller';
 
-export type Permission = 'user.read' | 'user.write' | 'user.credential.write' | 'user.delete' | 'projection.admin';
+export type Permission = 'user.read' | 'user.write' | 'user.credential.write' | 'user.delete' | 'projection.admin' | 'action.admin';
 
 const USER_MANAGEMENT: readonly Permission[] = ['user.read', 'user.write', 'user.credential.write', 'user.delete'];
 
@@ -10,7 +10,7 @@ const USER_MANAGEMENT: readonly Permission[] = ['user.read', 'user.write', 'user
  * keyed by. A Map, so that a role named like an object's member ("constructor") finds nothing.
  */
 const ROLES: ReadonlyMap<string, { everywhere: boolean; permissions: readonly Permission[] }> = new Map([
-  ['IAM_OWNER', { everywhere: true, permissions: [...USER_MANAGEMENT, 'projection.admin'] }],
+  ['IAM_OWNER', { everywhere: true, permissions: [...USER_MANAGEMENT, 'projection.admin', 'action.admin'] }],
   ['IAM_USER_MANAGER', { everywhere: true, permissions: USER_MANAGEMENT }],
   ['ORG_OWNER', { everywhere: false, permissions: USER_MANAGEMENT }],
   ['ORG_USER_MANAGER', { everywhere: false, permissions: ['user.read', 'user.write', 'user.credential.write'] }],

@@ -39,6 +39,21 @@ export interface Config {
   stateCacheSize: number;
   /** Web pages (origins) that may call the service from a browser; empty: none (no CORS headers at all). */
   corsAllowedOrigins: string[];
+  /** Delivery of events to Actions v2 targets; see README, Actions. */
+  actions: ActionsConfig;
+}
+
+export interface ActionsConfig {
+  /** Wait before the second try of a failed delivery; doubled per try, with jitter. */
+  retryInitialMs: number;
+  /** Longest wait between two tries. */
+  retryMaxMs: number;
+  /** Failed tries after which a delivery is parked. */
+  maxAttempts: number;
+  /** Requests one target may have in flight at once. */
+  maxInFlightPerTarget: number;
+  /** `instanceID` of the event bodies. */
+  instanceId: string;
 }
 
 export interface HttpLimits {
@@ -148,6 +163,25 @@ function origins(env: Env, name: string): string[] {
   });
 }
 
+function actionsConfig(env: Env): ActionsConfig {
+  const retryInitialMs = integer(env, 'ACTIONS_RETRY_INITIAL_MS', 1000, 1, 86_400_000);
+  const retryMaxMs = integer(env, 'ACTIONS_RETRY_MAX_MS', 3_600_000, 1, 7 * 86_400_000);
+  if (retryMaxMs < retryInitialMs) {
+    throw new ConfigError('ACTIONS_RETRY_MAX_MS', `must be at least ACTIONS_RETRY_INITIAL_MS (${retryInitialMs}), got "${retryMaxMs}"`);
+  }
+  const instanceId = optional(env, 'INSTANCE_ID') ?? 'default';
+  if (!/^[\w.-]{1,200}$/.test(instanceId)) {
+    throw new ConfigError('INSTANCE_ID', `must be 1 to 200 letters, digits, '.', '_' or '-', got "${instanceId}"`);
+  }
+  return {
+    retryInitialMs,
+    retryMaxMs,
+    maxAttempts: integer(env, 'ACTIONS_MAX_ATTEMPTS', 20, 1, 1000),
+    maxInFlightPerTarget: integer(env, 'ACTIONS_MAX_IN_FLIGHT_PER_TARGET', 4, 1, 1000),
+    instanceId,
+  };
+}
+
 /** Reads and validates the whole configuration once, at start. */
 export function loadConfig(env: Env = process.env): Config {
   // `Production` or `production ` mean production too: a typo must not start a service in development mode.
@@ -203,5 +237,6 @@ export function loadConfig(env: Env = process.env): Config {
     appendGroupMax: optional(env, 'APPEND_GROUP_MAX') === undefined ? undefined : integer(env, 'APPEND_GROUP_MAX', 1, 1, 10_000),
     stateCacheSize: integer(env, 'STATE_CACHE_SIZE', 10_000, 0, 1_000_000),
     corsAllowedOrigins: origins(env, 'CORS_ALLOWED_ORIGINS'),
+    actions: actionsConfig(env),
   };
 }

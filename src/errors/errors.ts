@@ -53,6 +53,15 @@ export const Errors = {
       'View cannot be cleared: it is a subscription whose handlers act outside the service',
       'ADMIN-v1ew1',
     ),
+  /** Actions v2: a target id that names no target (GetTarget, UpdateTarget, SetExecution). */
+  targetNotFound: () => new ServiceError(StatusCode.NOT_FOUND, 'Target not found', 'ACTION-t4rg0'),
+  /** Actions v2: target names are unique. */
+  targetAlreadyExists: () => new ServiceError(StatusCode.ALREADY_EXISTS, 'Target already exists', 'ACTION-t4rg6'),
+  /** Actions v2: this service calls targets for events only; the contract gives the text without an id. */
+  onlyEventConditions: () => new ServiceError(StatusCode.INVALID_ARGUMENT, 'only event conditions are supported'),
+  deliveryNotFound: () => new ServiceError(StatusCode.NOT_FOUND, 'Delivery not found', 'ACTION-d3l0'),
+  deliveryNotParked: () =>
+    new ServiceError(StatusCode.FAILED_PRECONDITION, 'Only a parked delivery can be redelivered', 'ACTION-d3l9'),
   invalidArgument: (text: string, id?: string) => new ServiceError(StatusCode.INVALID_ARGUMENT, text, id),
   notFound: () => new ServiceError(StatusCode.NOT_FOUND, 'Not Found'),
   methodNotAllowed: () =>

@@ -26,8 +26,15 @@ export function streamedEventOf(event: RecordedEvent): StreamedEvent {
     creationDate: event.createdAt.toISOString(),
     creator: event.metadata.creator,
     correlationId: event.metadata.correlationId,
-    ...(event.data !== null ? { payload: event.data } : {}),
+    ...(event.data !== null ? { payload: withoutSecrets(event.data) } : {}),
   };
+}
+
+/** An Actions target's signing key is answered once, by CreateTarget or UpdateTarget, and goes nowhere else. */
+function withoutSecrets(data: Record<string, unknown>): Record<string, unknown> {
+  if (!('signingKey' in data)) return data;
+  const { signingKey: _secret, ...rest } = data;
+  return rest;
 }
 
 /** A Server-Sent Events frame: `id` is the global position, so Last-Event-ID resumes right after it. */

@@ -3,6 +3,8 @@ import { Code, ConnectError, type ConnectRouter, type ConnectRouterOptions } fro
 import { fastifyConnectPlugin } from '@connectrpc/connect-fastify';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance } from 'fastify';
+import { ACTION_PROTO, type ActionProto } from '../actions/api/action-proto';
+import { ActionServiceRpc } from './action-service.rpc';
 import { rpcEdgeInterceptor } from './rpc-edge.interceptor';
 import { RpcGate } from './rpc-gate';
 import { answerBadRequestsInContractShape } from './rpc-bad-requests';
@@ -19,14 +21,17 @@ export interface RpcLimits {
 export class ConnectRoutes {
   constructor(
     private readonly userService: UserServiceRpc,
+    private readonly actionService: ActionServiceRpc,
     readonly gate: RpcGate,
     @Inject(ZITADEL_PROTO) private readonly proto: ZitadelProto,
+    @Inject(ACTION_PROTO) private readonly actionProto: ActionProto,
   ) {}
 
   options({ readMaxBytes }: RpcLimits): ConnectRouterOptions & { routes: (router: ConnectRouter) => void } {
     return {
       routes: (router) => {
         router.service(this.proto.UserService, this.userService.implementation());
+        router.service(this.actionProto.ActionService, this.actionService.implementation());
         answerBadRequestsInContractShape(router);
       },
       interceptors: [rpcEdgeInterceptor(this.gate)],
@@ -36,8 +41,8 @@ export class ConnectRoutes {
 
   /** The paths of the service's methods, served or not: the route label of metrics and logs. */
   methodPaths(): ReadonlySet<string> {
-    const service = this.proto.UserService;
-    return new Set(service.methods.map((method) => `/${service.typeName}/${method.name}`));
+    const services = [this.proto.UserService, this.actionProto.ActionService];
+    return new Set(services.flatMap((service) => service.methods.map((method) => `/${service.typeName}/${method.name}`)));
   }
 }
 

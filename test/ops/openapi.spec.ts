@@ -94,7 +94,7 @@ describe('the OpenAPI document at /openapi.json', () => {
     for (const [path, item] of Object.entries<Record<string, any>>(doc.paths)) {
       for (const [method, operation] of Object.entries<any>(item)) {
         const security = operation.security ?? doc.security ?? [];
-        const needsToken = /^\/(v2|admin)\//.test(path);
+        const needsToken = /^\/(v2|v2beta|admin)\//.test(path);
         assert.equal(security.length > 0, needsToken, `${method.toUpperCase()} ${path}: security ${JSON.stringify(security)}`);
         if (needsToken) assert.ok(operation.responses['401'], `${method.toUpperCase()} ${path} does not describe its 401`);
       }

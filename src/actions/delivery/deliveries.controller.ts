@@ -1,0 +1,90 @@
+import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
+import { ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min, ValidateNested } from 'class-validator';
+import { Ctx, RequestContext } from '../../auth/auth.guard';
+import { authorizeEverywhere } from '../../auth/permissions';
+import { Errors } from '../../errors/errors';
+import { DeliveriesService } from './deliveries.service';
+import { Delivery, DeliveryState } from './outbox.port';
+
+const STATES: Record<string, DeliveryState> = {
+  DELIVERY_STATE_PENDING: 'pending',
+  DELIVERY_STATE_DELIVERED: 'delivered',
+  DELIVERY_STATE_PARKED: 'parked',
+};
+const STATE_NAMES = Object.fromEntries(Object.entries(STATES).map(([name, state]) => [state, name]));
+
+class DeliveryListQuery {
+  @IsOptional() @IsInt() @Min(0) @Max(1_000_000_000) offset?: number;
+  @IsOptional() @IsInt() @Min(1) @Max(1000) limit?: number;
+}
+
+export class SearchDeliveriesDto {
+  @IsOptional() @IsString() @MaxLength(200) targetId?: string;
+  @IsOptional() @IsIn(Object.keys(STATES)) state?: string;
+  @IsOptional() @ValidateNested() @Type(() => DeliveryListQuery) query?: DeliveryListQuery;
+}
+
+const OBJECT = { schema: { type: 'object' as const } };
+
+/** The deliveries to Actions targets, for IAM owners: what is pending, delivered or parked, and putting parked ones back in line. */
+@ApiTags('AdminService')
+@Controller('admin/v1/actions/deliveries')
+export class DeliveriesController {
+  constructor(private readonly deliveries: DeliveriesService) {}
+
+  @Post('_search')
+  @HttpCode(200)
+  @ApiOperation({
+    operationId: 'SearchDeliveries',
+    summary: 'List deliveries to Actions targets',
+    description:
+      'Newest first. Body, all optional: `{"targetId": "...", "state": "DELIVERY_STATE_PARKED", "query": {"offset": 0, "limit": 100}}`. ' +
+      'Needs the IAM_OWNER role.',
+  })
+  @ApiBody({ type: SearchDeliveriesDto, required: false })
+  @ApiOkResponse({ description: '`{"result": [{"id", "targetId", "eventType", "aggregateId", "sequence", "state", "attempts", "lastError", "nextAttemptAt"}]}`', ...OBJECT })
+  async search(@Body() body: SearchDeliveriesDto, @Ctx() { caller }: RequestContext) {
+    authorizeEverywhere(caller, 'action.admin');
+    const found = await this.deliveries.search({
+      targetId: body.targetId,
+      state: body.state ? STATES[body.state] : undefined,
+      offset: body.query?.offset ?? 0,
+      limit: body.query?.limit ?? 100,
+    });
+    return found.length ? { result: found.map(deliveryJson) } : {};
+  }
+
+  @Post(':id/_redeliver')
+  @HttpCode(200)
+  @ApiOperation({
+    operationId: 'RedeliverDelivery',
+    summary: 'Put a parked delivery back in line',
+    description: 'It is tried again at once, its tries counted from 0. Needs the IAM_OWNER role.',
+  })
+  @ApiParam({ name: 'id', example: '42' })
+  @ApiOkResponse({ description: 'OK', ...OBJECT })
+  async redeliver(@Param('id') id: string, @Ctx() { caller }: RequestContext): Promise<Record<string, never>> {
+    if (!/^\d{1,15}$/.test(id)) throw Errors.invalidArgument('invalid id: must be the decimal id of a delivery');
+    authorizeEverywhere(caller, 'action.admin');
+    const outcome = await this.deliveries.redeliver(Number(id));
+    if (outcome === 'not_found') throw Errors.deliveryNotFound();
+    if (outcome === 'not_parked') throw Errors.deliveryNotParked();
+    return {};
+  }
+}
+
+function deliveryJson(delivery: Delivery) {
+  return {
+    id: String(delivery.id),
+    targetId: delivery.targetId,
+    eventType: delivery.eventType,
+    aggregateId: delivery.aggregateId,
+    sequence: String(delivery.sequence),
+    state: STATE_NAMES[delivery.state],
+    attempts: delivery.attempts,
+    ...(delivery.lastError ? { lastError: delivery.lastError } : {}),
+    ...(delivery.state === 'pending' ? { nextAttemptAt: delivery.nextAttemptAt.toISOString() } : {}),
+  };
+}

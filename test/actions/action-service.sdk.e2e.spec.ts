@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Code, ConnectError, createClient, type Interceptor, type Transport } from '@connectrpc/connect';
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
+import { RunningServer, startServer, stopAll } from '../support/server';
+
+/** ZITADEL's descriptors; @zitadel/proto is an ES module whose CommonJS build does not load, hence import(). */
+const loadProto = async () => {
+  const [service, message] = await Promise.all([
+    import('@zitadel/proto/zitadel/action/v2beta/action_service_pb.js'),
+    import('@zitadel/proto/zitadel/message_pb.js'),
+  ]);
+  return { ActionService: service.ActionService, ErrorDetailSchema: message.ErrorDetailSchema };
+};
+
+const bearer = (token: string): Interceptor => (next) => (request) => {
+  request.header.set('authorization', `Bearer ${token}`);
+  return next(request);
+};
+
+/** zitadel.action.v2beta.ActionService, as a ZITADEL user writes a client for it: createClient with the descriptor. */
+describe('zitadel.action.v2beta.ActionService through a Connect client', () => {
+  const run = Math.random().toString(36).slice(2, 8);
+  const org = `org-${run}`;
+  let server: RunningServer;
+  let proto: Awaited<ReturnType<typeof loadProto>>;
+  let admin: string;
+  let manager: string;
+
+  before(async () => {
+    [server, proto] = await Promise.all([startServer(), loadProto()]);
+    admin = await server.token({ sub: `admin-${run}`, org, roles: { IAM_OWNER: [org] } });
+    manager = await server.token({ sub: `manager-${run}`, org, roles: { IAM_USER_MANAGER: [org] } });
+  });
+  after(stopAll);
+
+  const transports: Array<{ name: string; make: (token: string) => Transport }> = [
+    { name: 'Connect', make: (token) => createConnectTransport({ baseUrl: server.url, httpVersion: '1.1', interceptors: [bearer(token)] }) },
+    { name: 'gRPC-web', make: (token) => createGrpcWebTransport({ baseUrl: server.url, httpVersion: '1.1', interceptors: [bearer(token)] }) },
+    { name: 'gRPC', make: (token) => createGrpcTransport({ baseUrl: server.grpcUrl, interceptors: [bearer(token)] }) },
+  ];
+
+  for (const { name, make } of transports) {
+    it(`${name}: creates a target and sets an execution for it`, async () => {
+      const actions = createClient(proto.ActionService, make(admin));
+      const created = await actions.createTarget({
+        name: `alerts ${name} ${run}`,
+        targetType: { case: 'restWebhook', value: { interruptOnError: true } },
+        timeout: { seconds: 10n, nanos: 0 },
+        endpoint: 'https://alerts.example.com/zitadel',
+      });
+      assert.match(created.id, /^\d+$/);
+      assert.ok(created.signingKey.length >= 32);
+      assert.ok(created.creationDate);
+
+      const set = await actions.setExecution({
+        condition: { conditionType: { case: 'event', value: { condition: { case: 'event', value: 'user.human.mfa.otp.email.removed' } } } },
+        targets: [created.id],
+      });
+      assert.ok(set.setDate);
+
+      const { target } = await actions.getTarget({ id: created.id });
+      assert.equal(target?.endpoint, 'https://alerts.example.com/zitadel');
+      assert.equal(target?.targetType.case, 'restWebhook');
+      assert.equal(target?.timeout?.seconds, 10n);
+      assert.equal(target?.signingKey, '', 'the signing key is answered by CreateTarget only');
+
+      const { executions } = await actions.listExecutions({});
+      const execution = executions.find((e) => e.targets.includes(created.id));
+      assert.equal(execution?.condition?.conditionType.case, 'event');
+      const { targets, pagination } = await actions.listTargets({});
+      assert.ok(targets.some((t) => t.id === created.id));
+      assert.ok((pagination?.totalResult ?? 0n) >= 1n);
+    });
+  }
+
+  it('refuses other conditions with INVALID_ARGUMENT, other callers with PERMISSION_DENIED, unknown targets with NOT_FOUND', async () => {
+    const actions = createClient(proto.ActionService, transports[0].make(admin));
+    const failure = async (call: Promise<unknown>) => {
+      try {
+        await call;
+      } catch (error) {
+        const e = ConnectError.from(error);
+        return { code: e.code, message: e.rawMessage, ids: e.findDetails(proto.ErrorDetailSchema).map((d) => d.id) };
+      }
+      return assert.fail('the call succeeded');
+    };
+    assert.deepEqual(
+      await failure(actions.setExecution({ condition: { conditionType: { case: 'request', value: { condition: { case: 'all', value: true } } } }, targets: [] })),
+      { code: Code.InvalidArgument, message: 'only event conditions are supported', ids: [] },
+    );
+    assert.deepEqual(await failure(actions.getTarget({ id: '404' })), { code: Code.NotFound, message: 'Target not found (ACTION-t4rg0)', ids: ['ACTION-t4rg0'] });
+    const bad = await failure(actions.createTarget({ name: 'x', endpoint: 'ftp://example.com', targetType: { case: 'restAsync', value: {} } }));
+    assert.equal(bad.code, Code.InvalidArgument);
+    const asManager = createClient(proto.ActionService, transports[0].make(manager));
+    assert.equal((await failure(asManager.listTargets({}))).code, Code.PermissionDenied);
+    assert.equal((await failure(asManager.listExecutionFunctions({}))).code, Code.Unimplemented);
+  });
+});

@@ -1,0 +1,180 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { RunningServer, startServer, stopAll } from '../support/server';
+import { FAST_RETRIES, addOtpEmail, addUser, createTarget, eventually, ok, removeOtpEmail, searchDeliveries, setExecution } from './support/actions';
+import { Receiver } from './support/receiver';
+
+const REMOVED = 'user.human.mfa.otp.email.removed';
+
+/** Events delivered to real HTTP targets on 127.0.0.1 by the real server, signed as ZITADEL signs them. */
+describe('Actions: deliveries to targets', () => {
+  const org = `org-actions-${Date.now()}`;
+  const receiver = new Receiver();
+  let server: RunningServer;
+  let admin: string;
+
+  before(async () => {
+    await receiver.start();
+    server = await startServer({ env: FAST_RETRIES });
+    admin = await server.token({ sub: 'admin-actions', org, roles: { IAM_OWNER: [org] } });
+  });
+  after(async () => {
+    await stopAll();
+    await receiver.stop();
+  });
+
+  it('POSTs one removal once, signed, in ZITADEL\'s event body', async () => {
+    const target = await createTarget(server, admin, receiver, '/once');
+    await setExecution(server, admin, { event: REMOVED }, [target]);
+    const userId = await addUser(server, admin, org);
+    await addOtpEmail(server, admin, userId);
+    const { details } = await removeOtpEmail(server, admin, userId);
+
+    await receiver.waitFor(() => receiver.delivered('/once').length === 1);
+    // Anything sent twice would have come by now: the service's own poll runs every second.
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    const got = receiver.received.filter((r) => r.path === '/once');
+    assert.equal(got.length, 1);
+    assert.equal(got[0].signatureError, null);
+    assert.deepEqual(Object.keys(got[0].body).sort(), [
+      'aggregateID', 'aggregateType', 'created_at', 'event_type', 'instanceID', 'resourceOwner', 'sequence', 'userID', 'version',
+    ]);
+    assert.deepEqual({ ...got[0].body, created_at: undefined }, {
+      aggregateID: userId,
+      aggregateType: 'user',
+      resourceOwner: org,
+      instanceID: 'default',
+      version: 'v2',
+      sequence: Number(details.sequence),
+      event_type: REMOVED,
+      created_at: undefined,
+      userID: 'admin-actions',
+    });
+    assert.equal(got[0].body.created_at, details.changeDate);
+    const [delivery] = await searchDeliveries(server, admin, { targetId: target });
+    assert.equal(delivery.state, 'DELIVERY_STATE_DELIVERED');
+    assert.equal(delivery.attempts, 1);
+    assert.equal(delivery.aggregateId, userId);
+    assert.ok(!server.logs().includes(receiver.keys.get('/once')!), 'the signing key is never logged');
+  });
+
+  it('sends the payload of events that have one, and tries a target answering 500 again until the fourth try', async () => {
+    const target = await createTarget(server, admin, receiver, '/flaky');
+    await setExecution(server, admin, { event: 'user.removed' }, [target]);
+    receiver.answer = (path, _body, count) => (path === '/flaky' && count <= 3 ? 500 : 200);
+    const userId = await addUser(server, admin, org);
+    await ok(server.request('DELETE', `/v2/users/${userId}`, { token: admin }));
+
+    await receiver.waitFor(() => receiver.delivered('/flaky').length === 1);
+    const got = receiver.received.filter((r) => r.path === '/flaky');
+    assert.deepEqual(got.map((r) => r.status), [500, 500, 500, 200]);
+    assert.ok(got.every((r) => r.signatureError === null && r.raw === got[0].raw), 'every try sends the same body, freshly signed');
+    assert.equal(got[3].body.event_type, 'user.removed');
+    assert.ok(got[3].body.event_payload?.userName, 'user.removed carries its payload');
+    const [delivery] = await searchDeliveries(server, admin, { targetId: target });
+    assert.equal(delivery.state, 'DELIVERY_STATE_DELIVERED');
+    assert.equal(delivery.attempts, 4);
+    assert.match(server.logs(), new RegExp(`to target ${target} .*failed on try 3: status 500; next try at`));
+  });
+
+  it("delivers ten events of one user in order while the target fails now and then", async () => {
+    const target = await createTarget(server, admin, receiver, '/ordered');
+    await setExecution(server, admin, { group: 'user.human' }, [target]);
+    // Every third request fails, whichever event it carries.
+    receiver.answer = (path, _body, count) => (path === '/ordered' && count % 3 === 0 ? 503 : 200);
+    const userId = await addUser(server, admin, org); // user.human.added, user.human.email.verified
+    for (let i = 0; i < 4; i++) {
+      await addOtpEmail(server, admin, userId);
+      await removeOtpEmail(server, admin, userId);
+    }
+    await receiver.waitFor(() => receiver.delivered('/ordered').length >= 10, 20_000);
+    const sequences = receiver.delivered('/ordered').map((r) => r.body.sequence);
+    assert.deepEqual(sequences, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    const failed = receiver.received.filter((r) => r.path === '/ordered' && r.status === 503);
+    assert.ok(failed.length >= 3, 'the target did fail in between');
+  });
+
+  it('parks a delivery that keeps failing, lists it, and redelivers it', async () => {
+    const target = await createTarget(server, admin, receiver, '/down');
+    await setExecution(server, admin, { event: REMOVED }, [target]);
+    let up = false;
+    receiver.answer = (path) => (path === '/down' && !up ? 500 : 200);
+    const userId = await addUser(server, admin, org);
+    await addOtpEmail(server, admin, userId);
+    await removeOtpEmail(server, admin, userId);
+
+    const [parked] = await eventually(
+      () => searchDeliveries(server, admin, { targetId: target, state: 'DELIVERY_STATE_PARKED' }),
+      (found) => found.length === 1,
+    );
+    assert.equal(parked.attempts, 5);
+    assert.equal(parked.lastError, 'status 500');
+    assert.equal(parked.eventType, REMOVED);
+    assert.match(server.logs(), /parked after 5 tries/);
+    assert.equal(receiver.received.filter((r) => r.path === '/down').length, 5);
+
+    up = true;
+    assert.deepEqual(await ok(server.request('POST', `/admin/v1/actions/deliveries/${parked.id}/_redeliver`, { token: admin })), {});
+    await receiver.waitFor(() => receiver.delivered('/down').length === 1);
+    const [after] = await eventually(
+      () => searchDeliveries(server, admin, { targetId: target }),
+      (found) => found[0]?.state === 'DELIVERY_STATE_DELIVERED',
+    );
+    assert.equal(after.id, parked.id);
+    const again = await server.request('POST', `/admin/v1/actions/deliveries/${parked.id}/_redeliver`, { token: admin });
+    assert.equal(again.status, 400);
+    const missing = await server.request('POST', '/admin/v1/actions/deliveries/999999999/_redeliver', { token: admin });
+    assert.equal(missing.status, 404);
+  });
+
+  it('shows deliveries on /metrics and lets only IAM owners search them', async () => {
+    const metrics = await server.request('GET', '/metrics');
+    assert.match(metrics.text, /mfa_actions_deliveries_total\{target="\d+",outcome="delivered"\} \d+/);
+    assert.match(metrics.text, /mfa_actions_deliveries_total\{target="\d+",outcome="parked"\} 1/);
+    assert.match(metrics.text, /mfa_actions_delivery_attempts_total\{target="\d+",result="failure"\} \d+/);
+    assert.match(metrics.text, /# TYPE mfa_actions_oldest_pending_delivery_age_seconds gauge/);
+    const manager = await server.token({ sub: 'manager', org, roles: { IAM_USER_MANAGER: [org] } });
+    const refused = await server.request('POST', '/admin/v1/actions/deliveries/_search', { token: manager, body: {} });
+    assert.equal(refused.status, 403);
+  });
+});
+
+describe('Actions: a delivery pending when the service is killed', () => {
+  const org = `org-actions-kill-${Date.now()}`;
+  const receiver = new Receiver();
+  after(async () => {
+    await stopAll();
+    await receiver.stop();
+  });
+
+  it('arrives after a restart', async () => {
+    await receiver.start();
+    let up = false;
+    receiver.answer = () => (up ? 200 : 503);
+    const first = await startServer({ env: { ...FAST_RETRIES, ACTIONS_MAX_ATTEMPTS: '1000' } });
+    const admin = await first.token({ sub: 'admin-kill', org, roles: { IAM_OWNER: [org] } });
+    const target = await createTarget(first, admin, receiver, '/later');
+    await setExecution(first, admin, { event: REMOVED }, [target]);
+    const userId = await addUser(first, admin, org);
+    await addOtpEmail(first, admin, userId);
+    await removeOtpEmail(first, admin, userId);
+    await eventually(
+      () => searchDeliveries(first, admin, { targetId: target, state: 'DELIVERY_STATE_PENDING' }),
+      (found) => found[0]?.attempts >= 1,
+    );
+    await first.kill();
+    up = true;
+    const tries = receiver.received.length;
+
+    const second = await startServer({ dataDir: first.dataDir, env: FAST_RETRIES });
+    await receiver.waitFor(() => receiver.delivered('/later').length >= 1);
+    assert.ok(receiver.received.length > tries);
+    const got = receiver.delivered('/later');
+    assert.equal(got[0].body.aggregateID, userId);
+    assert.equal(got[0].signatureError, null);
+    await eventually(
+      () => searchDeliveries(second, admin, { targetId: target }),
+      (found) => found[0]?.state === 'DELIVERY_STATE_DELIVERED',
+    );
+  });
+});
