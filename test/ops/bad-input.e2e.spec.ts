@@ -363,7 +363,7 @@ describe('bad input: random requests never get a 500, always get the contract er
     assert.ok(sent >= RUNS, `only ${sent} requests were sent`);
     // The generators must reach the service's rules, not only its edge.
     const rejected = [...statuses].filter(([status]) => status >= 400).reduce((sum, [, n]) => sum + n, 0);
-    assert.ok((statuses.get(200) ?? 0) > 20, `too few requests got through: ${JSON.stringify([...statuses])}`);
+    assert.ok((statuses.get(200) ?? 0) > RUNS / 100, `too few requests got through: ${JSON.stringify([...statuses])}`);
     for (const status of [400, 401, 403, 404]) assert.ok((statuses.get(status) ?? 0) > 0, `no ${status} among ${JSON.stringify([...statuses])}`);
     assert.ok(rejected > RUNS / 2);
     assertNoErrorLogged();
