@@ -1,5 +1,5 @@
 import { Client, Pool } from 'pg';
-import { LOCK_NAMESPACE, connectionConfig, createPool } from '../../event-store/postgres/postgres-connection';
+import { LOCK_NAMESPACE, connectionConfig, createPool, inTransaction } from '../../event-store/postgres/postgres-connection';
 import { Delivery, DeliverySearch, NewDelivery, OutboxStore } from './outbox.port';
 import { toDelivery } from './sqlite-outbox.adapter';
 
@@ -44,19 +44,11 @@ export class PostgresOutboxStore implements OutboxStore {
   }
 
   async prepare(): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    await inTransaction(this.pool, 'creating the Actions outbox', async (client) => {
       // Instances starting together would race on CREATE TABLE IF NOT EXISTS.
       await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_NAMESPACE, TABLES_LOCK]);
       await client.query(SCHEMA);
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   async checkpoint(): Promise<{ position: number; config: string | null }> {
@@ -65,9 +57,7 @@ export class PostgresOutboxStore implements OutboxStore {
   }
 
   async commit(deliveries: readonly NewDelivery[], removedTargets: readonly string[], position: number, config: string, now: Date): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    await inTransaction(this.pool, 'writing Actions deliveries', async (client) => {
       const at = now.getTime();
       for (let from = 0; from < deliveries.length; from += INSERT_CHUNK) {
         const chunk = deliveries.slice(from, from + INSERT_CHUNK);
@@ -93,13 +83,7 @@ export class PostgresOutboxStore implements OutboxStore {
          ON CONFLICT (id) DO UPDATE SET position = GREATEST(actions_checkpoint.position, excluded.position), config = excluded.config`,
         [position, config],
       );
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   async due(targetId: string, now: Date, limit: number): Promise<Delivery[]> {
