@@ -17,7 +17,7 @@ async function openOutbox(config: Config): Promise<OutboxStore> {
     return new PostgresOutboxStore(config.databaseUrl);
   }
   const { SqliteOutboxStore } = await import('./delivery/sqlite-outbox.adapter.js');
-  mkdirSync(config.dataDir, { recursive: true });
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   return new SqliteOutboxStore(join(config.dataDir, 'actions.sqlite'), join(config.dataDir, 'actions.lease'));
 }
 

@@ -6,11 +6,18 @@ const MAX_LENGTH = 1000;
 /** A target that answers after this long is given up on; ZITADEL accepts no more either. */
 const MAX_TIMEOUT_MS = 3_600_000;
 
+/** Control characters would end up in log lines, HTTP requests and admin screens. */
+export const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+
 export function checkName(name: string): void {
   if (name.trim().length === 0 || name.length > MAX_LENGTH) {
     throw Errors.invalidArgument(`invalid name: must be 1 to ${MAX_LENGTH} characters`);
   }
+  if (CONTROL_CHARACTERS.test(name)) throw Errors.invalidArgument('invalid name: must not contain control characters');
 }
+
+/** `http(s)://`, then a host: the URL parser would otherwise read `http:///x` as the host x. */
+const SCHEME_AND_HOST = /^https?:\/\/[^/?#\s]/i;
 
 /** Targets are called only at http(s) addresses an IAM owner wrote down, never anything else. */
 export function checkEndpoint(endpoint: string): void {
@@ -20,8 +27,13 @@ export function checkEndpoint(endpoint: string): void {
   } catch {
     url = null;
   }
-  if (!url || !['http:', 'https:'].includes(url.protocol) || endpoint.length > MAX_LENGTH || url.username || url.password) {
-    throw Errors.invalidArgument('invalid endpoint: must be an http:// or https:// URL of at most 1000 characters, without credentials');
+  // The URL parser forgives blanks around it and drops control characters inside: what is stored
+  // and shown must be what is called.
+  const written = SCHEME_AND_HOST.test(endpoint) && !/[\s\u0000-\u001f\u007f]/.test(endpoint);
+  if (!url || !written || !['http:', 'https:'].includes(url.protocol) || endpoint.length > MAX_LENGTH || url.username || url.password) {
+    throw Errors.invalidArgument(
+      'invalid endpoint: must be an http:// or https:// URL with a host, of at most 1000 characters, without credentials, blanks or control characters',
+    );
   }
 }
 

@@ -62,6 +62,8 @@ export const Errors = {
   deliveryNotFound: () => new ServiceError(StatusCode.NOT_FOUND, 'Delivery not found', 'ACTION-d3l0'),
   deliveryNotParked: () =>
     new ServiceError(StatusCode.FAILED_PRECONDITION, 'Only a parked delivery can be redelivered', 'ACTION-d3l9'),
+  deliveryTargetDeleted: () =>
+    new ServiceError(StatusCode.FAILED_PRECONDITION, 'The target of this delivery was deleted: it cannot be redelivered', 'ACTION-d3l8'),
   invalidArgument: (text: string, id?: string) => new ServiceError(StatusCode.INVALID_ARGUMENT, text, id),
   notFound: () => new ServiceError(StatusCode.NOT_FOUND, 'Not Found'),
   methodNotAllowed: () =>

@@ -70,9 +70,11 @@ for (const [name, make] of backends) {
       assert.deepEqual(await due(6000), [2, 3], 'after parking, the user goes on');
       const parked = await store.search({ state: 'parked', offset: 0, limit: 10 });
       assert.deepEqual(parked.map((d) => [d.position, d.attempts, d.lastError]), [[1, 2, 'status 500']]);
-      assert.equal(await store.redeliver(first.id, new Date(7000)), 'redelivered');
-      assert.equal(await store.redeliver(first.id, new Date(7000)), 'not_parked');
-      assert.equal(await store.redeliver(999_999, new Date(7000)), 'not_found');
+      const live = (targetId: string) => targetId === 't1';
+      assert.equal(await store.redeliver(first.id, new Date(7000), () => false), 'target_deleted', 'a deleted target is never sent to');
+      assert.equal(await store.redeliver(first.id, new Date(7000), live), 'redelivered');
+      assert.equal(await store.redeliver(first.id, new Date(7000), live), 'not_parked');
+      assert.equal(await store.redeliver(999_999, new Date(7000), live), 'not_found');
       assert.deepEqual((await store.search({ targetId: 't1', offset: 0, limit: 10 })).map((d) => d.position), [3, 2, 1]);
       assert.deepEqual([...(await store.oldestPending()).keys()].sort(), ['t1', 't2']);
       await store.commit([], ['t2'], 5, '{}', new Date(8000));

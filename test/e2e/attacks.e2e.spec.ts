@@ -120,6 +120,11 @@ describe('what an attacker tried, answered as the contract says', () => {
     if (!server.databaseUrl && !process.env.EVENTSTORE_CONNECTION_STRING) {
       assert.equal(statSync(join(server.dataDir, 'events.sqlite')).mode & 0o777, 0o600, 'the SQLite file');
     }
+    if (!server.databaseUrl) {
+      for (const file of ['actions.sqlite', 'actions.sqlite-wal', 'actions.lease']) {
+        assert.equal(statSync(join(server.dataDir, file)).mode & 0o777, 0o600, `${file}: Actions' outbox holds signing keys and event bodies`);
+      }
+    }
   });
 
   it('logs why a token was refused, and answers only that it was', async () => {

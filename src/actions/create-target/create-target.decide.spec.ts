@@ -13,14 +13,25 @@ describe('CreateTarget rules', () => {
     given().when(decideCreateTarget, command).then({ type: 'target.added', data: command });
   });
 
-  for (const endpoint of ['ftp://example.com/x', 'not a url', 'file:///etc/passwd', 'https://user:pw@example.com/']) {
+  for (const endpoint of [
+    'ftp://example.com/x',
+    'not a url',
+    'file:///etc/passwd',
+    'https://user:pw@example.com/',
+    'http:///x',
+    ' http://example.com/',
+    'http://127.0.0.1:9000/nul\u0000x',
+    'http://127.0.0.1:9000/a\nb',
+  ]) {
     it(`refuses the endpoint ${endpoint} with code 3`, () => {
       given().when(decideCreateTarget, target({ endpoint })).thenFails(StatusCode.INVALID_ARGUMENT, 'invalid endpoint');
     });
   }
 
-  it('refuses an empty name and a timeout of 0', () => {
+  it('refuses an empty name, a name with control characters, and a timeout of 0', () => {
     given().when(decideCreateTarget, target({ name: ' ' })).thenFails(StatusCode.INVALID_ARGUMENT, 'invalid name');
+    given().when(decideCreateTarget, target({ name: 'a\u0000b' })).thenFails(StatusCode.INVALID_ARGUMENT, 'invalid name');
+    given().when(decideCreateTarget, target({ name: 'a\nb' })).thenFails(StatusCode.INVALID_ARGUMENT, 'invalid name');
     given().when(decideCreateTarget, target({ timeoutMs: 0 })).thenFails(StatusCode.INVALID_ARGUMENT, 'invalid timeout');
   });
 

@@ -71,6 +71,7 @@ export class DeliveriesController {
     const outcome = await this.deliveries.redeliver(Number(id));
     if (outcome === 'not_found') throw Errors.deliveryNotFound();
     if (outcome === 'not_parked') throw Errors.deliveryNotParked();
+    if (outcome === 'target_deleted') throw Errors.deliveryTargetDeleted();
     return {};
   }
 }

@@ -10,7 +10,7 @@ import { ActionsState, actionsStateFromJson, actionsStateToJson, evolveActions, 
 import { DeliveriesMetrics } from './deliveries.metrics';
 import { Dispatcher } from './dispatcher';
 import { eventBodyOf } from './event-body';
-import { Delivery, DeliverySearch, NewDelivery, OUTBOX_STORE, OutboxStore } from './outbox.port';
+import { Delivery, DeliverySearch, NewDelivery, OUTBOX_STORE, OutboxStore, RedeliverOutcome } from './outbox.port';
 
 /** Events turned into deliveries per transaction. */
 const BATCH_SIZE = 500;
@@ -81,8 +81,10 @@ export class DeliveriesService implements OnApplicationBootstrap, BeforeApplicat
     return this.outbox.search(search);
   }
 
-  async redeliver(id: number): Promise<'redelivered' | 'not_found' | 'not_parked'> {
-    const outcome = await this.outbox.redeliver(id, this.clock.now());
+  async redeliver(id: number): Promise<RedeliverOutcome> {
+    // The targets as the fan-out last saw them: every instance reads the same, leader or not.
+    const { targets } = actionsStateFromJson((await this.outbox.checkpoint()).config);
+    const outcome = await this.outbox.redeliver(id, this.clock.now(), (targetId) => targets.has(targetId));
     this.dispatcher?.wake();
     return outcome;
   }

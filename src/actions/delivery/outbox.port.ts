@@ -24,6 +24,8 @@ export interface Delivery extends NewDelivery {
   createdAt: Date;
 }
 
+export type RedeliverOutcome = 'redelivered' | 'not_found' | 'not_parked' | 'target_deleted';
+
 export interface DeliverySearch {
   targetId?: string;
   state?: DeliveryState;
@@ -52,8 +54,11 @@ export interface OutboxStore {
   failed(id: number, attempts: number, error: string, nextAttemptAt: Date | null): Promise<void>;
   /** Newest first. */
   search(search: DeliverySearch): Promise<Delivery[]>;
-  /** Puts a parked delivery back in line, due now, with its tries counted from 0. */
-  redeliver(id: number, now: Date): Promise<'redelivered' | 'not_found' | 'not_parked'>;
+  /**
+   * Puts a parked delivery back in line, due now, with its tries counted from 0; not one whose
+   * target no longer exists (nothing would ever send it).
+   */
+  redeliver(id: number, now: Date, targetExists: (targetId: string) => boolean): Promise<RedeliverOutcome>;
   /** The creation time of each target's oldest pending delivery. */
   oldestPending(): Promise<Map<string, Date>>;
   /** Takes the lease of the sender, or keeps it; false while another process holds it. */

@@ -1,6 +1,6 @@
 import { Client, Pool } from 'pg';
 import { LOCK_NAMESPACE, connectionConfig, createPool, inTransaction } from '../../event-store/postgres/postgres-connection';
-import { Delivery, DeliverySearch, NewDelivery, OutboxStore } from './outbox.port';
+import { Delivery, DeliverySearch, NewDelivery, OutboxStore, RedeliverOutcome } from './outbox.port';
 import { toDelivery } from './sqlite-outbox.adapter';
 
 /** Second keys of the advisory locks of deliveries, beside the event store's (1 to 3). */
@@ -118,9 +118,10 @@ export class PostgresOutboxStore implements OutboxStore {
     return rows.map(toDelivery);
   }
 
-  async redeliver(id: number, now: Date): Promise<'redelivered' | 'not_found' | 'not_parked'> {
-    const { rows } = await this.pool.query('SELECT state FROM actions_deliveries WHERE id = $1', [id]);
+  async redeliver(id: number, now: Date, targetExists: (targetId: string) => boolean): Promise<RedeliverOutcome> {
+    const { rows } = await this.pool.query('SELECT target_id FROM actions_deliveries WHERE id = $1', [id]);
     if (rows.length === 0) return 'not_found';
+    if (!targetExists(rows[0].target_id)) return 'target_deleted';
     const { rowCount } = await this.pool.query(
       `UPDATE actions_deliveries SET state = 'pending', attempts = 0, next_attempt_at = $1 WHERE id = $2 AND state = 'parked'`,
       [now.getTime(), id],

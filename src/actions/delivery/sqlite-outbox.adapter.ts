@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
-import { Delivery, DeliverySearch, DeliveryState, NewDelivery, OutboxStore } from './outbox.port';
+import { closeSync, openSync } from 'node:fs';
+import { Delivery, DeliverySearch, DeliveryState, NewDelivery, OutboxStore, RedeliverOutcome } from './outbox.port';
 
 interface Row {
   id: number;
@@ -65,6 +66,10 @@ export class SqliteOutboxStore implements OutboxStore {
     file: string,
     private readonly leaseFile: string,
   ) {
+    // Signing keys and event bodies (emails) are in it: only the service's user may read it.
+    // SQLite gives its -wal and -shm files the same mode.
+    closeSync(openSync(file, 'a', 0o600));
+    closeSync(openSync(leaseFile, 'a', 0o600));
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
@@ -139,9 +144,10 @@ export class SqliteOutboxStore implements OutboxStore {
     return rows.map(toDelivery);
   }
 
-  async redeliver(id: number, now: Date): Promise<'redelivered' | 'not_found' | 'not_parked'> {
-    const row = this.db.prepare('SELECT state FROM actions_deliveries WHERE id = ?').get(id) as { state: string } | undefined;
+  async redeliver(id: number, now: Date, targetExists: (targetId: string) => boolean): Promise<RedeliverOutcome> {
+    const row = this.db.prepare('SELECT target_id FROM actions_deliveries WHERE id = ?').get(id) as { target_id: string } | undefined;
     if (!row) return 'not_found';
+    if (!targetExists(row.target_id)) return 'target_deleted';
     const changed = this.db
       .prepare(`UPDATE actions_deliveries SET state = 'pending', attempts = 0, next_attempt_at = ? WHERE id = ? AND state = 'parked'`)
       .run(now.getTime(), id).changes;

@@ -35,6 +35,14 @@ describe('SetExecution rules', () => {
     });
   }
 
+  it('refuses an event or group with control characters', () => {
+    for (const condition of [{ event: 'a\u0000b' }, { group: 'user.\nhuman' }]) {
+      given(targetAdded())
+        .when(decideSetExecution, { condition: { kind: 'event', condition }, targets: ['t1'] })
+        .thenFails(StatusCode.INVALID_ARGUMENT, 'invalid condition');
+    }
+  });
+
   it('fails with 404 for a target that does not exist', () => {
     given().when(decideSetExecution, { condition: removal, targets: ['t9'] }).thenFails(StatusCode.NOT_FOUND, 'Target not found');
   });

@@ -1,6 +1,7 @@
 import { Errors } from '../../errors/errors';
 import { ActionEvent, ActionEventType, EventCondition, conditionId } from '../action.events';
 import { ActionsState } from '../actions.state';
+import { CONTROL_CHARACTERS } from '../target.rules';
 
 /** A condition as the request gives it: anything but an event condition is refused. */
 export type AnyCondition = { kind: 'event'; condition: EventCondition } | { kind: 'request' | 'response' | 'function' | 'none' };
@@ -16,8 +17,8 @@ export function decideSetExecution(command: SetExecution, state: ActionsState): 
   if (command.condition.kind !== 'event') throw Errors.onlyEventConditions();
   const condition = command.condition.condition;
   const name = 'event' in condition ? condition.event : 'group' in condition ? condition.group : null;
-  if (name !== null && (name.trim() === '' || name.length > MAX_CONDITION_LENGTH)) {
-    throw Errors.invalidArgument(`invalid condition: the event or group must be 1 to ${MAX_CONDITION_LENGTH} characters`);
+  if (name !== null && (name.trim() === '' || name.length > MAX_CONDITION_LENGTH || CONTROL_CHARACTERS.test(name))) {
+    throw Errors.invalidArgument(`invalid condition: the event or group must be 1 to ${MAX_CONDITION_LENGTH} characters, without control characters`);
   }
   const targets = [...new Set(command.targets)];
   for (const id of targets) if (!state.targets.has(id)) throw Errors.targetNotFound();
