@@ -92,6 +92,32 @@ describe('ZITADEL clients and browser apps at the edge', () => {
       assert.equal(response.body.message, 'invalid profile.givenName: given twice, as givenName and as given_name');
     });
 
+    it('refuses two fields of one oneof, as Connect does, and takes one of them', async () => {
+      const twice = await server.request('POST', '/v2/users/proto-names/email', {
+        token: admin,
+        body: { email: 'oneof@example.com', return_code: {}, is_verified: true },
+      });
+      expectError(twice, 400, 3);
+      assert.equal(twice.body.message, 'invalid email: sendCode, returnCode, isVerified are one choice: give at most one of them');
+      const viaConnect = await server.request('POST', '/zitadel.user.v2.UserService/SetEmail', {
+        token: admin,
+        body: { userId: 'proto-names', email: 'oneof@example.com', returnCode: {}, isVerified: true },
+        headers: { 'content-type': 'application/json' },
+      });
+      assert.equal(viaConnect.status, 400, viaConnect.text);
+      const added = await server.request('POST', '/v2/users/human', {
+        token: admin,
+        body: { profile: { givenName: 'One', familyName: 'Of' }, email: { email: 'oneof2@example.com', sendCode: {}, returnCode: {} } },
+      });
+      expectError(added, 400, 3);
+      assert.match(added.body.message, /^invalid email: sendCode, returnCode, isVerified are one choice/);
+      const one = await server.request('POST', '/v2/users/human', {
+        token: admin,
+        body: { profile: { givenName: 'One', familyName: 'Of' }, email: { email: 'oneof3@example.com', send_code: { url_template: 'https://x.example/{{.Code}}' } } },
+      });
+      assert.equal(one.status, 200, one.text);
+    });
+
     it('reports a missing required field as missing, not as too short', async () => {
       const response = await server.request('POST', '/v2/users/human', {
         token: admin,

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsEmail, IsNotEmpty, IsOptional, IsString } from 'class-validator';
+import { IsBoolean, IsEmail, IsNotEmpty, IsObject, IsOptional, IsString, Validate } from 'class-validator';
+import { VerificationOneOf } from '../email-verification';
 
 /** SetEmailRequest, in protobuf JSON (the path carries the user id). */
 export class SetEmailDto {
@@ -7,10 +8,21 @@ export class SetEmailDto {
   @IsString()
   @IsNotEmpty()
   @IsEmail({}, { message: 'must be a valid email address' })
+  @Validate(VerificationOneOf)
   email!: string;
 
   @ApiPropertyOptional({ description: 'The address is known to belong to the user', default: false })
   @IsOptional()
   @IsBoolean()
   isVerified?: boolean;
+
+  @ApiPropertyOptional({ description: 'Accepted for ZITADEL clients; this service sends no codes', type: 'object', additionalProperties: true })
+  @IsOptional()
+  @IsObject()
+  sendCode?: object;
+
+  @ApiPropertyOptional({ description: 'Accepted for ZITADEL clients; this service makes no codes', type: 'object', additionalProperties: true })
+  @IsOptional()
+  @IsObject()
+  returnCode?: object;
 }
