@@ -1,4 +1,5 @@
 import { Errors } from '../errors/errors';
+import { CONTROL_CHARACTERS } from '../shared/text';
 import { ActionsState } from './actions.state';
 
 /** Longest name and endpoint, as ZITADEL's validation has them. */
@@ -6,8 +7,6 @@ const MAX_LENGTH = 1000;
 /** A target that answers after this long is given up on; ZITADEL accepts no more either. */
 const MAX_TIMEOUT_MS = 3_600_000;
 
-/** Control characters would end up in log lines, HTTP requests and admin screens. */
-export const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
 
 export function checkName(name: string): void {
   if (name.trim().length === 0 || name.length > MAX_LENGTH) {

@@ -2,6 +2,7 @@ import { ArgumentMetadata, Injectable, PipeTransform } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { ValidationError, validateSync } from 'class-validator';
 import { Errors } from '../errors/errors';
+import { CONTROL_CHARACTERS } from '../shared/text';
 import { EMPTY_PARAM, MALFORMED_JSON, isMalformedJson } from './markers';
 
 /**
@@ -101,6 +102,3 @@ export class UserIdPipe implements PipeTransform<string, string> {
     return value;
   }
 }
-
-/** Ids are printable: a NUL, for one, cannot be stored by every backend (PostgreSQL text). */
-export const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;

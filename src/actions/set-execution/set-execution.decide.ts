@@ -1,7 +1,7 @@
 import { Errors } from '../../errors/errors';
 import { ActionEvent, ActionEventType, EventCondition, conditionId } from '../action.events';
 import { ActionsState } from '../actions.state';
-import { CONTROL_CHARACTERS } from '../target.rules';
+import { CONTROL_CHARACTERS } from '../../shared/text';
 
 /** A condition as the request gives it: anything but an event condition is refused. */
 export type AnyCondition = { kind: 'event'; condition: EventCondition } | { kind: 'request' | 'response' | 'function' | 'none' };
