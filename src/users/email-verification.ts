@@ -1,4 +1,5 @@
-import { ValidationArguments, ValidatorConstraint, ValidatorConstraintInterface } from 'class-validator';
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { IsObject, IsOptional, ValidationArguments, ValidatorConstraint, ValidatorConstraintInterface } from 'class-validator';
 
 /** ZITADEL's verification oneof of an email (SetHumanEmail, SetEmailRequest): one choice at most. */
 const VERIFICATION = ['sendCode', 'returnCode', 'isVerified'] as const;
@@ -18,4 +19,17 @@ export class VerificationOneOf implements ValidatorConstraintInterface {
   defaultMessage(): string {
     return `${VERIFICATION.join(', ')} are one choice: give at most one of them`;
   }
+}
+
+/** The two code fields of the oneof, declared so that VerificationOneOf sees them (undeclared fields are stripped). */
+export class VerificationCodes {
+  @ApiPropertyOptional({ description: 'Accepted for ZITADEL clients; this service sends no codes', type: 'object', additionalProperties: true })
+  @IsOptional()
+  @IsObject()
+  sendCode?: object;
+
+  @ApiPropertyOptional({ description: 'Accepted for ZITADEL clients; this service makes no codes', type: 'object', additionalProperties: true })
+  @IsOptional()
+  @IsObject()
+  returnCode?: object;
 }

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { Matches, IsBoolean, IsEmail, IsNotEmpty, IsObject, IsOptional, IsString, Length, Validate, ValidateNested } from 'class-validator';
-import { VerificationOneOf } from '../email-verification';
+import { VerificationCodes, VerificationOneOf } from '../email-verification';
 
 export class OrganizationDto {
   @ApiPropertyOptional({ minLength: 1, maxLength: 200, description: "Default: the caller's organization", example: '69629023906488334' })
@@ -23,7 +23,7 @@ export class ProfileDto {
   familyName!: string;
 }
 
-export class EmailDto {
+export class EmailDto extends VerificationCodes {
   @ApiProperty({ format: 'email', example: 'mini@mouse.com' })
   @IsString()
   @IsNotEmpty()
@@ -34,16 +34,6 @@ export class EmailDto {
   @IsOptional()
   @IsBoolean()
   isVerified?: boolean;
-
-  @ApiPropertyOptional({ description: 'Accepted for ZITADEL clients; this service sends no codes', type: 'object', additionalProperties: true })
-  @IsOptional()
-  @IsObject()
-  sendCode?: object;
-
-  @ApiPropertyOptional({ description: 'Accepted for ZITADEL clients; this service makes no codes', type: 'object', additionalProperties: true })
-  @IsOptional()
-  @IsObject()
-  returnCode?: object;
 }
 
 /** AddHumanUserRequest, in protobuf JSON. */

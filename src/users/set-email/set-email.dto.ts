@@ -1,9 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsEmail, IsNotEmpty, IsObject, IsOptional, IsString, Validate } from 'class-validator';
-import { VerificationOneOf } from '../email-verification';
+import { IsBoolean, IsEmail, IsNotEmpty, IsOptional, IsString, Validate } from 'class-validator';
+import { VerificationCodes, VerificationOneOf } from '../email-verification';
 
 /** SetEmailRequest, in protobuf JSON (the path carries the user id). */
-export class SetEmailDto {
+export class SetEmailDto extends VerificationCodes {
   @ApiProperty({ format: 'email', example: 'mini@mouse.com' })
   @IsString()
   @IsNotEmpty()
@@ -15,14 +15,4 @@ export class SetEmailDto {
   @IsOptional()
   @IsBoolean()
   isVerified?: boolean;
-
-  @ApiPropertyOptional({ description: 'Accepted for ZITADEL clients; this service sends no codes', type: 'object', additionalProperties: true })
-  @IsOptional()
-  @IsObject()
-  sendCode?: object;
-
-  @ApiPropertyOptional({ description: 'Accepted for ZITADEL clients; this service makes no codes', type: 'object', additionalProperties: true })
-  @IsOptional()
-  @IsObject()
-  returnCode?: object;
 }
