@@ -261,6 +261,20 @@ describe('bad input: random requests never get a 500, always get the contract er
     return { userId, validBodyish, authorization };
   };
 
+  it('writes nothing for an AddHumanUser refused because its id is taken, whatever name it asks for', async () => {
+    const taken = await create({ profile: { givenName: 'Taken', familyName: 'Id' }, email: { email: 'taken.id@example.com' }, organization: { orgId: 'org-1' } });
+    const before = await eventCount();
+    for (const [i, organization] of [{ orgId: 'org-1' }, { orgId: 'org-2' }].entries()) {
+      const response = await server.request('POST', '/v2/users/human', {
+        token: admin,
+        body: { userId: taken, profile: { givenName: 'A', familyName: 'B' }, email: { email: `free.name.${i}@example.com` }, organization },
+      });
+      assert.equal(response.status, 409, response.text);
+      assert.equal(response.body.details[0].id, 'COMMAND-k2unb');
+    }
+    assert.equal(await eventCount(), before, 'the refusal reserved and released a name');
+  });
+
   it(`survives ${RUNS} generated requests`, async (t) => {
     const { userId, validBodyish, authorization } = arbitraries();
     const fill = (route: string) =>
