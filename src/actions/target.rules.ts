@@ -7,7 +7,6 @@ const MAX_LENGTH = 1000;
 /** A target that answers after this long is given up on; ZITADEL accepts no more either. */
 const MAX_TIMEOUT_MS = 3_600_000;
 
-
 export function checkName(name: string): void {
   if (name.trim().length === 0 || name.length > MAX_LENGTH) {
     throw Errors.invalidArgument(`invalid name: must be 1 to ${MAX_LENGTH} characters`);
@@ -40,6 +39,16 @@ export function checkTimeout(timeoutMs: number): void {
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > MAX_TIMEOUT_MS) {
     throw Errors.invalidArgument('invalid timeout: must be more than 0s and at most 3600s');
   }
+}
+
+/**
+ * The request's own fields, checked before the caller's permission as the contract orders it
+ * (caller, shape, permission, rules); the rules check them again, so that each stands alone.
+ */
+export function checkTargetFields(fields: { name?: string; endpoint?: string; timeoutMs?: number }): void {
+  if (fields.name !== undefined) checkName(fields.name);
+  if (fields.endpoint !== undefined) checkEndpoint(fields.endpoint);
+  if (fields.timeoutMs !== undefined) checkTimeout(fields.timeoutMs);
 }
 
 export function checkNameFree(state: ActionsState, name: string, exceptId?: string): void {

@@ -96,4 +96,26 @@ describe('zitadel.action.v2beta.ActionService through a Connect client', () => {
     assert.equal((await failure(asManager.listTargets({}))).code, Code.PermissionDenied);
     assert.equal((await failure(asManager.listExecutionFunctions({}))).code, Code.Unimplemented);
   });
+  it('checks the request before the permission, as the contract orders them, on Connect and REST alike', async () => {
+    const codeOf = async (call: Promise<unknown>) => call.then(() => Code[0], (error) => Code[ConnectError.from(error).code]);
+    const asManager = createClient(proto.ActionService, transports[0].make(manager));
+    const asAdmin = createClient(proto.ActionService, transports[0].make(admin));
+    const malformed = [
+      ['an endpoint that is no http(s) URL', () => asManager.createTarget({ name: 'x', endpoint: 'ftp://example.com', targetType: { case: 'restAsync', value: {} } })],
+      ['no target type', () => asManager.createTarget({ name: 'x', endpoint: 'https://example.com' })],
+      ['a request condition', () => asManager.setExecution({ condition: { conditionType: { case: 'request', value: { condition: { case: 'all', value: true } } } }, targets: [] })],
+      ['a key rotation with a grace period', () => asManager.updateTarget({ id: '1', expirationSigningKey: { seconds: 60n, nanos: 0 } })],
+    ] as const;
+    for (const [what, call] of malformed) assert.equal(await codeOf(call()), Code[Code.InvalidArgument], what);
+    // Well-formed, the same requests are the manager's to be refused.
+    assert.equal(await codeOf(asManager.createTarget({ name: 'x', endpoint: 'https://example.com', targetType: { case: 'restAsync', value: {} } })), Code[Code.PermissionDenied]);
+
+    const rest = await server.request('POST', '/v2beta/actions/targets', { token: manager, body: { name: 'x', endpoint: 'https://example.com' } });
+    assert.equal(rest.status, 400, rest.text);
+    assert.match(rest.body.message, /targetType/);
+
+    const { id, signingKey } = await asAdmin.createTarget({ name: `rotated ${run}`, endpoint: 'https://example.com', targetType: { case: 'restAsync', value: {} } });
+    const rotated = await asAdmin.updateTarget({ id, expirationSigningKey: { seconds: 0n, nanos: 0 } });
+    assert.ok(rotated.signingKey && rotated.signingKey !== signingKey, 'a rotation of "0s" answers a new key');
+  });
 });

@@ -21,7 +21,8 @@ import { ACTIONS_STREAM, ActionEvent, EventCondition, TargetType } from '../acti
 import { ActionsState, ExecutionState, TargetState, evolveActions, initialActionsState } from '../actions.state';
 import { decideCreateTarget } from '../create-target/create-target.decide';
 import { decideDeleteTarget } from '../delete-target/delete-target.decide';
-import { AnyCondition, decideSetExecution } from '../set-execution/set-execution.decide';
+import { AnyCondition, checkSetExecution, decideSetExecution } from '../set-execution/set-execution.decide';
+import { checkTargetFields } from '../target.rules';
 import { decideUpdateTarget } from '../update-target/update-target.decide';
 
 /** Makes the keys targets check signatures with; tests may pin them. */
@@ -55,42 +56,40 @@ export class ActionsApi {
   ) {}
 
   async createTarget(request: CreateTargetRequest, context: CommandContext): Promise<Json> {
-    const targetId = this.ids.userId();
-    const signingKey = this.keys.next();
-    const { appended } = await this.decide(context, (state) =>
-      decideCreateTarget(
-        {
-          targetId,
-          name: request.name,
-          ...typeOf(request.targetType),
-          timeoutMs: request.timeout ? millisOf(request.timeout) : DEFAULT_TIMEOUT_MS,
-          endpoint: request.endpoint,
-          signingKey,
-        },
-        state,
-      ),
-    );
-    return { id: targetId, creationDate: appended[0].createdAt.toISOString(), signingKey };
+    if (!request.targetType.case) {
+      throw Errors.invalidArgument('invalid targetType: give one of restWebhook, restCall or restAsync');
+    }
+    const command = {
+      targetId: this.ids.userId(),
+      name: request.name,
+      ...typeOf(request.targetType),
+      timeoutMs: request.timeout ? millisOf(request.timeout) : DEFAULT_TIMEOUT_MS,
+      endpoint: request.endpoint,
+      signingKey: this.keys.next(),
+    };
+    checkTargetFields(command);
+    const { appended } = await this.decide(context, (state) => decideCreateTarget(command, state));
+    return { id: command.targetId, creationDate: appended[0].createdAt.toISOString(), signingKey: command.signingKey };
   }
 
   async updateTarget(request: UpdateTargetRequest, context: CommandContext): Promise<Json> {
-    // ZITADEL makes a new key when one is asked for with an expiration; we keep no old key beside it.
-    const signingKey = request.expirationSigningKey ? this.keys.next() : undefined;
-    const { state, appended } = await this.decide(context, (state) =>
-      decideUpdateTarget(
-        {
-          targetId: request.id,
-          name: request.name,
-          ...(request.targetType.case ? typeOf(request.targetType) : {}),
-          timeoutMs: request.timeout ? millisOf(request.timeout) : undefined,
-          endpoint: request.endpoint,
-          signingKey,
-        },
-        state,
-      ),
-    );
+    const rotation = request.expirationSigningKey;
+    if (rotation && (rotation.seconds !== 0n || rotation.nanos !== 0)) {
+      // As ZITADEL: the old key is not kept beside the new one, so no grace period can be promised.
+      throw Errors.invalidArgument('invalid expirationSigningKey: only an immediate rotation ("0s") is supported');
+    }
+    const command = {
+      targetId: request.id,
+      name: request.name,
+      ...(request.targetType.case ? typeOf(request.targetType) : {}),
+      timeoutMs: request.timeout ? millisOf(request.timeout) : undefined,
+      endpoint: request.endpoint,
+      signingKey: rotation ? this.keys.next() : undefined,
+    };
+    checkTargetFields(command);
+    const { state, appended } = await this.decide(context, (state) => decideUpdateTarget(command, state));
     const changeDate = appended.length ? appended[0].createdAt : state.targets.get(request.id)!.changedAt;
-    return { changeDate: changeDate.toISOString(), ...(signingKey && appended.length ? { signingKey } : {}) };
+    return { changeDate: changeDate.toISOString(), ...(command.signingKey && appended.length ? { signingKey: command.signingKey } : {}) };
   }
 
   async deleteTarget(request: DeleteTargetRequest, context: CommandContext): Promise<Json> {
@@ -119,9 +118,10 @@ export class ActionsApi {
   }
 
   async setExecution(request: SetExecutionRequest, context: CommandContext): Promise<Json> {
-    const condition = conditionOf(request.condition);
-    const { state, appended } = await this.decide(context, (state) => decideSetExecution({ condition, targets: request.targets }, state));
-    const known = condition.kind === 'event' ? [...state.executions.values()].find((e) => sameCondition(e.condition, condition.condition)) : undefined;
+    const command = { condition: conditionOf(request.condition), targets: request.targets };
+    const condition = checkSetExecution(command);
+    const { state, appended } = await this.decide(context, (state) => decideSetExecution(command, state));
+    const known = [...state.executions.values()].find((e) => sameCondition(e.condition, condition));
     const setDate = appended[0]?.createdAt ?? known?.changedAt;
     return setDate ? { setDate: setDate.toISOString() } : {};
   }
@@ -150,14 +150,12 @@ export class ActionsApi {
     context: CommandContext,
     decide: (state: ActionsState) => ActionEvent[],
   ): Promise<{ state: ActionsState; appended: { createdAt: Date }[] }> {
+    authorizeEverywhere(context.caller, 'action.admin');
     const resourceOwner = this.config.actions.instanceId;
     const { state, appended } = await this.commands.handle(
       ACTIONS_STREAM,
       actionsDecider,
-      (state) => {
-        authorizeEverywhere(context.caller, 'action.admin');
-        return decide(state).map((event) => ({ ...event, resourceOwner }));
-      },
+      (state) => decide(state).map((event) => ({ ...event, resourceOwner })),
       context,
     );
     return { state, appended };

@@ -13,13 +13,19 @@ export interface SetExecution {
 
 const MAX_CONDITION_LENGTH = 1000;
 
-export function decideSetExecution(command: SetExecution, state: ActionsState): ActionEvent[] {
+/** The request's own fields: an event condition with a sane name. Checked before the caller's permission too. */
+export function checkSetExecution(command: SetExecution): EventCondition {
   if (command.condition.kind !== 'event') throw Errors.onlyEventConditions();
   const condition = command.condition.condition;
   const name = 'event' in condition ? condition.event : 'group' in condition ? condition.group : null;
   if (name !== null && (name.trim() === '' || name.length > MAX_CONDITION_LENGTH || CONTROL_CHARACTERS.test(name))) {
     throw Errors.invalidArgument(`invalid condition: the event or group must be 1 to ${MAX_CONDITION_LENGTH} characters, without control characters`);
   }
+  return condition;
+}
+
+export function decideSetExecution(command: SetExecution, state: ActionsState): ActionEvent[] {
+  const condition = checkSetExecution(command);
   const targets = [...new Set(command.targets)];
   for (const id of targets) if (!state.targets.has(id)) throw Errors.targetNotFound();
   const known = state.executions.get(conditionId(condition));

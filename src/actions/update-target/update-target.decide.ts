@@ -1,7 +1,7 @@
 import { Errors } from '../../errors/errors';
 import { ActionEvent, ActionEventType, TargetChangedData } from '../action.events';
 import { ActionsState } from '../actions.state';
-import { checkEndpoint, checkName, checkNameFree, checkTimeout } from '../target.rules';
+import { checkNameFree, checkTargetFields } from '../target.rules';
 
 /** Fields left out stay as they are; `signingKey` is a new key, made by the caller when one was asked for. */
 export type UpdateTarget = TargetChangedData;
@@ -9,9 +9,7 @@ export type UpdateTarget = TargetChangedData;
 export function decideUpdateTarget(command: UpdateTarget, state: ActionsState): ActionEvent[] {
   const target = state.targets.get(command.targetId);
   if (!target) throw Errors.targetNotFound();
-  if (command.name !== undefined) checkName(command.name);
-  if (command.endpoint !== undefined) checkEndpoint(command.endpoint);
-  if (command.timeoutMs !== undefined) checkTimeout(command.timeoutMs);
+  checkTargetFields(command);
   if (command.name !== undefined) checkNameFree(state, command.name, target.id);
   const changes: TargetChangedData = { targetId: target.id };
   for (const key of ['name', 'targetType', 'interruptOnError', 'timeoutMs', 'endpoint', 'signingKey'] as const) {
