@@ -79,7 +79,9 @@ function describe(errors: ValidationError[], prefix: string): string {
   if (first.children?.length) return describe(first.children, path);
   // "must be longer than 1 character" would say "too short" of a field that is not there at all.
   if (first.value === undefined || first.value === null) return `invalid ${path}: is required`;
-  const reason = Object.values(first.constraints ?? {})[0] ?? 'is invalid';
+  // Decorators run bottom-up, so the last failed constraint is the field's first-written one: its
+  // type ("must be an integer number") rather than a bound that a value of another type also fails.
+  const reason = Object.values(first.constraints ?? {}).at(-1) ?? 'is invalid';
   return `invalid ${path}: ${reason.replace(new RegExp(`^${first.property}\\s*`), '')}`;
 }
 

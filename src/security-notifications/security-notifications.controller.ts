@@ -7,7 +7,8 @@ import { SecurityNotificationsSubscriber } from './security-notifications.subscr
 import { securityNotificationsView } from './security-notifications.view';
 import { subscriberNameOf, subscriptionView } from '../subscribers/subscribers.service';
 import { ListSecurityNotificationsResponseSchema } from './security-notifications.schema';
-import { DEFAULT_LIST_LIMIT, ListSecurityNotificationsDto } from './security-notifications.dto';
+import { DEFAULT_LIST_LIMIT } from '../http-edge/list-query.dto';
+import { ListSecurityNotificationsDto } from './security-notifications.dto';
 
 export interface SecurityNotificationResult {
   sequence: string;

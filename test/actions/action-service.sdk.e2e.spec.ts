@@ -118,4 +118,27 @@ describe('zitadel.action.v2beta.ActionService through a Connect client', () => {
     const rotated = await asAdmin.updateTarget({ id, expirationSigningKey: { seconds: 0n, nanos: 0 } });
     assert.ok(rotated.signingKey && rotated.signingKey !== signingKey, 'a rotation of "0s" answers a new key');
   });
+  it('sorts ListTargets by the column asked for, descending unless asc, as ZITADEL does', async () => {
+    const actions = createClient(proto.ActionService, transports[0].make(admin));
+    const names = [`sort b ${run}`, `sort c ${run}`, `sort a ${run}`];
+    const ids: string[] = [];
+    for (const name of names) {
+      ids.push((await actions.createTarget({ name, endpoint: 'https://example.com', targetType: { case: 'restAsync', value: {} } })).id);
+    }
+    const list = async (request: object) => {
+      const { targets } = await actions.listTargets({ filters: [{ filter: { case: 'inTargetIdsFilter', value: { targetIds: ids } } }], ...request });
+      return targets.map((t) => t.name);
+    };
+    const byId = [...ids].sort().map((id) => names[ids.indexOf(id)]);
+    assert.deepEqual(await list({}), [...byId].reverse(), 'by id, newest first');
+    assert.deepEqual(await list({ pagination: { asc: true } }), byId);
+    assert.deepEqual(await list({ sortingColumn: 4, pagination: { asc: true } }), [...names].sort());
+    assert.deepEqual(await list({ sortingColumn: 4, pagination: { asc: true, offset: 1n, limit: 1 } }), [[...names].sort()[1]]);
+    const rest = await server.request('POST', '/v2beta/actions/targets/search', {
+      token: admin,
+      body: { sortingColumn: 'TARGET_FIELD_NAME_NAME', filters: [{ inTargetIdsFilter: { targetIds: ids } }] },
+    });
+    assert.equal(rest.status, 200, rest.text);
+    assert.deepEqual(rest.body.targets.map((t: { name: string }) => t.name), [...names].sort().reverse());
+  });
 });

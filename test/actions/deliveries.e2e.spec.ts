@@ -137,6 +137,30 @@ describe('Actions: deliveries to targets', () => {
     const refused = await server.request('POST', '/admin/v1/actions/deliveries/_search', { token: manager, body: {} });
     assert.equal(refused.status, 403);
   });
+
+  it('reads the search as protobuf JSON (integers as strings, asc) and refuses a redeliver body that is no object', async () => {
+    const search = async (query: object) => {
+      const response = await server.request('POST', '/admin/v1/actions/deliveries/_search', { token: admin, body: { query } });
+      assert.equal(response.status, 200, response.text);
+      return (response.body.result ?? []).map((d: { id: string }) => Number(d.id));
+    };
+    const newest = await search({});
+    assert.ok(newest.length >= 3, 'the tests before made deliveries');
+    assert.deepEqual(newest, [...newest].sort((a, b) => b - a));
+    const oldest = await search({ asc: true, limit: '2', offset: '1' });
+    assert.deepEqual(oldest, [...newest].sort((a, b) => a - b).slice(1, 3));
+    const wrong = await server.request('POST', '/admin/v1/actions/deliveries/_search', { token: admin, body: { query: { offset: 'x' } } });
+    assert.equal(wrong.status, 400);
+    assert.equal(wrong.body.message, 'invalid query.offset: must be an integer number');
+    for (const body of ['[]', '"x"', '{']) {
+      const refused = await fetch(`${server.url}/admin/v1/actions/deliveries/999999999/_redeliver`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+        body,
+      });
+      assert.equal(refused.status, 400, body); // not the 404 of an unknown delivery: the body is read first
+    }
+  });
 });
 
 describe('Actions: a delivery pending when the service is killed', () => {

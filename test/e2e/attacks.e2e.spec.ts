@@ -45,13 +45,16 @@ describe('what an attacker tried, answered as the contract says', () => {
   });
 
   it('answers paging out of range 400 code 3, naming the field, on ListSecurityNotifications', async () => {
-    for (const query of [{ offset: '99999999999999999999' }, { offset: 1e300 }, { offset: -1 }, { limit: 1e9 }, { limit: '5' }, { offset: 1.5 }]) {
+    for (const query of [{ offset: '99999999999999999999' }, { offset: 1e300 }, { offset: -1 }, { limit: 1e9 }, { limit: 'five' }, { limit: '-5' }, { offset: 1.5 }]) {
       const response = await server.request('POST', '/admin/v1/security_notifications/_search', { token: admin, body: { query } });
       assert.equal(response.status, 400, `${JSON.stringify(query)}: ${response.text}`);
       assertContractError(response);
       assert.equal(response.body.code, 3);
       assert.match(response.body.message, new RegExp(`query\\.${Object.keys(query)[0]}`), response.body.message);
     }
+    // Protobuf JSON writes integers as numbers or strings of digits alike.
+    const asString = await server.request('POST', '/admin/v1/security_notifications/_search', { token: admin, body: { query: { offset: '0', limit: '5' } } });
+    assert.equal(asString.status, 200, asString.text);
     const inRange = await server.request('POST', '/admin/v1/security_notifications/_search', { token: admin, body: { query: { offset: '1000000000', limit: 1000 } } });
     assert.equal(inRange.status, 200, inRange.text);
   });

@@ -16,6 +16,7 @@ import { CommandContext, Decider, StreamCommandHandler } from '../../commands/st
 import { Config } from '../../config/config';
 import { CONFIG } from '../../config/config.module';
 import { Errors } from '../../errors/errors';
+import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from '../../http-edge/list-query.dto';
 import { ID_GENERATOR, IdGenerator } from '../../shared/id-generator';
 import { ACTIONS_STREAM, ActionEvent, EventCondition, TargetType } from '../action.events';
 import { ActionsState, ExecutionState, TargetState, evolveActions, initialActionsState } from '../actions.state';
@@ -36,8 +37,6 @@ export const randomSigningKeys: SigningKeySource = { next: () => randomBytes(32)
 const actionsDecider: Decider<ActionsState> = { initialState: initialActionsState, evolve: evolveActions };
 
 const DEFAULT_TIMEOUT_MS = 10_000;
-const DEFAULT_LIST_LIMIT = 100;
-const MAX_LIST_LIMIT = 1000;
 
 type Json = Record<string, unknown>;
 
@@ -113,7 +112,7 @@ export class ActionsApi {
         return true;
       }),
     );
-    const { page, pagination } = paged(targets, request.pagination);
+    const { page, pagination } = paged(targets, request.pagination, TARGET_COLUMNS[request.sortingColumn ?? 0] ?? TARGET_COLUMNS[1]);
     return { pagination, ...(page.length ? { targets: page.map(targetJson) } : {}) };
   }
 
@@ -142,7 +141,7 @@ export class ActionsApi {
         return true;
       }),
     );
-    const { page, pagination } = paged(executions, request.pagination);
+    const { page, pagination } = paged(executions, request.pagination, EXECUTION_COLUMNS[request.sortingColumn ?? 0] ?? EXECUTION_COLUMNS[1]);
     return { pagination, ...(page.length ? { executions: page.map(executionJson) } : {}) };
   }
 
@@ -198,13 +197,37 @@ function textMatches(value: string, wanted: string, method: number): boolean {
   return v.endsWith(w);
 }
 
-function paged<T extends { createdAt: Date; id: string }>(
+/** The value a list is sorted by, for each sorting column of TargetFieldName and ExecutionFieldName. */
+const TARGET_COLUMNS: Record<number, (t: TargetState) => string | number> = {
+  1: (t) => t.id,
+  2: (t) => t.createdAt.getTime(),
+  3: (t) => t.changedAt.getTime(),
+  4: (t) => t.name,
+  5: (t) => t.targetType,
+  6: (t) => t.endpoint,
+  7: (t) => t.timeoutMs,
+  8: (t) => Number(t.interruptOnError),
+};
+const EXECUTION_COLUMNS: Record<number, (e: ExecutionState) => string | number> = {
+  1: (e) => e.id,
+  2: (e) => e.createdAt.getTime(),
+  3: (e) => e.changedAt.getTime(),
+};
+
+/**
+ * A page as ZITADEL answers it: sorted by the column asked for (the id when none is), descending
+ * unless `asc`; equal values in id order.
+ */
+function paged<T extends { id: string }>(
   items: T[],
   pagination: ListTargetsRequest['pagination'],
+  column: (item: T) => string | number,
 ): { page: T[]; pagination: Json } {
   const limit = Math.min(pagination?.limit || DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT);
   const offset = Number(pagination?.offset ?? 0n);
-  const sorted = [...items].sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.id.localeCompare(b.id));
+  const order = (a: string | number, b: string | number) => (a < b ? -1 : a > b ? 1 : 0);
+  const direction = pagination?.asc ? 1 : -1;
+  const sorted = [...items].sort((a, b) => direction * (order(column(a), column(b)) || order(a.id, b.id)));
   return { page: sorted.slice(offset, offset + limit), pagination: { totalResult: String(items.length), appliedLimit: String(limit) } };
 }
 

@@ -1,10 +1,11 @@
 import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min, ValidateNested } from 'class-validator';
+import { IsIn, IsOptional, IsString, MaxLength, ValidateNested } from 'class-validator';
 import { Ctx, RequestContext } from '../../auth/auth.guard';
 import { authorizeEverywhere } from '../../auth/permissions';
 import { Errors } from '../../errors/errors';
+import { DEFAULT_LIST_LIMIT, ListQueryDto } from '../../http-edge/list-query.dto';
 import { DeliveriesService } from './deliveries.service';
 import { Delivery, DeliveryState } from './outbox.port';
 
@@ -15,16 +16,14 @@ const STATES: Record<string, DeliveryState> = {
 };
 const STATE_NAMES = Object.fromEntries(Object.entries(STATES).map(([name, state]) => [state, name]));
 
-class DeliveryListQuery {
-  @IsOptional() @IsInt() @Min(0) @Max(1_000_000_000) offset?: number;
-  @IsOptional() @IsInt() @Min(1) @Max(1000) limit?: number;
-}
-
 export class SearchDeliveriesDto {
   @IsOptional() @IsString() @MaxLength(200) targetId?: string;
   @IsOptional() @IsIn(Object.keys(STATES)) state?: string;
-  @IsOptional() @ValidateNested() @Type(() => DeliveryListQuery) query?: DeliveryListQuery;
+  @IsOptional() @ValidateNested() @Type(() => ListQueryDto) query?: ListQueryDto;
 }
+
+/** No fields: send {} or nothing. */
+export class RedeliverBody {}
 
 const OBJECT = { schema: { type: 'object' as const } };
 
@@ -40,7 +39,7 @@ export class DeliveriesController {
     operationId: 'SearchDeliveries',
     summary: 'List deliveries to Actions targets',
     description:
-      'Newest first. Body, all optional: `{"targetId": "...", "state": "DELIVERY_STATE_PARKED", "query": {"offset": 0, "limit": 100}}`. ' +
+      'Newest first. Body, all optional: `{"targetId": "...", "state": "DELIVERY_STATE_PARKED", "query": {"offset": "0", "limit": 100, "asc": false}}`. ' +
       'Needs the IAM_OWNER role.',
   })
   @ApiBody({ type: SearchDeliveriesDto, required: false })
@@ -51,7 +50,9 @@ export class DeliveriesController {
       targetId: body.targetId,
       state: body.state ? STATES[body.state] : undefined,
       offset: body.query?.offset ?? 0,
-      limit: body.query?.limit ?? 100,
+      // 0 is protobuf's default for "not given", as ZITADEL reads it.
+      limit: body.query?.limit || DEFAULT_LIST_LIMIT,
+      ascending: body.query?.asc === true,
     });
     return found.length ? { result: found.map(deliveryJson) } : {};
   }
@@ -65,7 +66,12 @@ export class DeliveriesController {
   })
   @ApiParam({ name: 'id', example: '42' })
   @ApiOkResponse({ description: 'OK', ...OBJECT })
-  async redeliver(@Param('id') id: string, @Ctx() { caller }: RequestContext): Promise<Record<string, never>> {
+  @ApiBody({ type: RedeliverBody, required: false })
+  async redeliver(
+    @Param('id') id: string,
+    @Body() _body: RedeliverBody,
+    @Ctx() { caller }: RequestContext,
+  ): Promise<Record<string, never>> {
     if (!/^\d{1,15}$/.test(id)) throw Errors.invalidArgument('invalid id: must be the decimal id of a delivery');
     authorizeEverywhere(caller, 'action.admin');
     const outcome = await this.deliveries.redeliver(Number(id));

@@ -31,6 +31,8 @@ export interface DeliverySearch {
   state?: DeliveryState;
   offset: number;
   limit: number;
+  /** Oldest first; else newest first. */
+  ascending?: boolean;
 }
 
 export interface OutboxStore {

@@ -109,10 +109,10 @@ export class PostgresOutboxStore implements OutboxStore {
     );
   }
 
-  async search({ targetId, state, offset, limit }: DeliverySearch): Promise<Delivery[]> {
+  async search({ targetId, state, offset, limit, ascending }: DeliverySearch): Promise<Delivery[]> {
     const { rows } = await this.pool.query(
       `SELECT * FROM actions_deliveries WHERE ($1::text IS NULL OR target_id = $1) AND ($2::text IS NULL OR state = $2)
-       ORDER BY id DESC LIMIT $3 OFFSET $4`,
+       ORDER BY id ${ascending ? 'ASC' : 'DESC'} LIMIT $3 OFFSET $4`,
       [targetId ?? null, state ?? null, limit, offset],
     );
     return rows.map(toDelivery);

@@ -134,11 +134,11 @@ export class SqliteOutboxStore implements OutboxStore {
       .run(nextAttemptAt ? 'pending' : 'parked', attempts, error, nextAttemptAt?.getTime() ?? null, id);
   }
 
-  async search({ targetId, state, offset, limit }: DeliverySearch): Promise<Delivery[]> {
+  async search({ targetId, state, offset, limit, ascending }: DeliverySearch): Promise<Delivery[]> {
     const rows = this.db
       .prepare(
         `SELECT * FROM actions_deliveries WHERE (? IS NULL OR target_id = ?) AND (? IS NULL OR state = ?)
-         ORDER BY id DESC LIMIT ? OFFSET ?`,
+         ORDER BY id ${ascending ? 'ASC' : 'DESC'} LIMIT ? OFFSET ?`,
       )
       .all(targetId ?? null, targetId ?? null, state ?? null, state ?? null, limit, offset) as Row[];
     return rows.map(toDelivery);
