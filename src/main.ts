@@ -2,10 +2,14 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { AppModule } from './app.module';
+import { authenticateBeforeBody } from './auth/authenticate-before-body';
+import { TokenVerifier } from './auth/token-verifier';
 import { Config, ConfigError, loadConfig } from './config/config';
-import { sendFrameworkError } from './http-edge/contract-exception.filter';
+import { FrameworkErrorDeps, sendFrameworkError } from './http-edge/contract-exception.filter';
+import { RequestRecorder } from './ops/logging/request.recorder';
 import { installConnect } from './grpc/connect-routes';
 import { GrpcServer } from './grpc/grpc.server';
 import { installCors } from './http-edge/cors';
@@ -13,13 +17,15 @@ import { KnownRoutes, installHttpEdge } from './http-edge/http-edge';
 import { setupOpenApi } from './ops/openapi/openapi.setup';
 import { PinoLoggerService, createRootLogger } from './ops/logging/logger';
 import { REQUEST_ID_HEADER, requestIdFrom } from './http-edge/request-id';
-import { httpServerOptions, installOps, packageVersion } from './ops/ops.setup';
+import { httpServerOptions, installOps, packageVersion, recordRequest } from './ops/ops.setup';
 
 /** Longest path parameter the router takes; longer ones are refused before any route runs. */
 export const MAX_PARAM_LENGTH = 200 * 12;
 
 export async function createApp(config: Config, logger = new PinoLoggerService(createRootLogger(config.logLevel))): Promise<NestFastifyApplication> {
   const routes = new KnownRoutes();
+  // Made by Nest once the adapter exists; the adapter's error handler needs them only at request time.
+  let frameworkErrorDeps: FrameworkErrorDeps | undefined;
   const adapter = new FastifyAdapter({
     // Body limit and timeouts on slow clients (BODY_LIMIT_BYTES, HTTP_*_TIMEOUT_MS).
     ...httpServerOptions(config.http),
@@ -33,7 +39,7 @@ export async function createApp(config: Config, logger = new PinoLoggerService(c
     // A userId may have 200 characters; percent-encoded, each takes up to 12 (4 UTF-8 bytes).
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // Errors Fastify answers before any route runs (a too long parameter, a bad URL), in the contract's shape.
-    frameworkErrors: sendFrameworkError,
+    frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => void sendFrameworkError(error, request, reply, frameworkErrorDeps),
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, undefined, logger.pino), adapter, {
     logger,
@@ -41,6 +47,9 @@ export async function createApp(config: Config, logger = new PinoLoggerService(c
     // Our own parser (http-edge) takes every body, so that a bad one is judged after the token.
     bodyParser: false,
   });
+  const recorder = app.get(RequestRecorder);
+  frameworkErrorDeps = { verifier: app.get(TokenVerifier), answered: (request, reply) => recordRequest(recorder, request, reply) };
+  authenticateBeforeBody(app.getHttpAdapter().getInstance(), app.get(TokenVerifier));
   installCors(app, config.corsAllowedOrigins);
   installHttpEdge(app, routes);
   await installOps(app, config);

@@ -9,11 +9,11 @@ const PUBLIC = 'mfa:public';
 /** Marks a route that needs no token (health, metrics, docs). */
 export const Public = () => SetMetadata(PUBLIC, true);
 
-type AuthenticatedRequest = FastifyRequest & { caller?: Caller };
 
 /**
  * Authenticates every route that is not @Public. Guards run before pipes, so a request without a
- * valid token answers 401 before its body or path is looked at, as the contract orders the checks.
+ * valid token answers 401 before its body or path is looked at, as the contract orders the checks
+ * (a request with a body was authenticated before the body was read: authenticate-before-body).
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
@@ -24,8 +24,8 @@ export class AuthGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC, [context.getHandler(), context.getClass()])) return true;
-    const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    request.caller = await this.verifier.callerFrom(request.headers.authorization);
+    const request = context.switchToHttp().getRequest<FastifyRequest>();
+    request.caller ??= await this.verifier.callerFrom(request.headers.authorization);
     return true;
   }
 }
@@ -37,7 +37,7 @@ export interface RequestContext {
 }
 
 export const Ctx = createParamDecorator((_: unknown, context: ExecutionContext): RequestContext => {
-  const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+  const request = context.switchToHttp().getRequest<FastifyRequest>();
   if (!request.caller) throw new Error('Ctx used on a route without authentication');
   return { caller: request.caller, correlationId: String(request.id) };
 });

@@ -29,7 +29,7 @@ function configFor(dataDir: string, oidc: OidcConfig = {}): Config {
     readyMaxLagEvents: 1000,
     stateCacheSize: 0,
     corsAllowedOrigins: [],
-    actions: { retryInitialMs: 1000, retryMaxMs: 3_600_000, maxAttempts: 20, maxInFlightPerTarget: 4, instanceId: 'default' },
+    actions: { retryInitialMs: 1000, retryMaxMs: 3_600_000, maxAttempts: 20, maxInFlightPerTarget: 4, instanceId: 'default', deliveredRetentionMs: 604_800_000 },
     eventsStreamMaxPerCaller: 5,
     eventsStreamMax: 200,
   };

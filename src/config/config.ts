@@ -54,6 +54,8 @@ export interface ActionsConfig {
   maxInFlightPerTarget: number;
   /** `instanceID` of the event bodies. */
   instanceId: string;
+  /** How long a delivered delivery is kept for admins to search; 0: for ever. */
+  deliveredRetentionMs: number;
 }
 
 export interface HttpLimits {
@@ -179,6 +181,7 @@ function actionsConfig(env: Env): ActionsConfig {
     maxAttempts: integer(env, 'ACTIONS_MAX_ATTEMPTS', 20, 1, 1000),
     maxInFlightPerTarget: integer(env, 'ACTIONS_MAX_IN_FLIGHT_PER_TARGET', 4, 1, 1000),
     instanceId,
+    deliveredRetentionMs: integer(env, 'ACTIONS_DELIVERED_RETENTION_HOURS', 168, 0, 87_600) * 3_600_000,
   };
 }
 

@@ -3,6 +3,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { StoreUnavailableError, WrongExpectedRevisionError } from '../event-store/event-store.port';
 import { REQUEST_ID_HEADER } from './request-id';
 import { knownRoutesOf } from './http-edge';
+import { isApiRequest } from '../auth/authenticate-before-body';
+import type { TokenVerifier } from '../auth/token-verifier';
 import { Errors } from '../errors/errors';
 import { ServiceError, StatusCode } from '../errors/service-error';
 
@@ -84,10 +86,28 @@ export class ContractExceptionFilter implements ExceptionFilter {
   }
 }
 
-/** Fastify's `frameworkErrors`: errors found while routing, before Nest or the filter above see the request. */
-export function sendFrameworkError(error: Error, request: FastifyRequest, reply: FastifyReply): void {
-  const failure = toServiceError(error);
-  void reply.status(failure.httpStatus).header('content-type', 'application/json').header(REQUEST_ID_HEADER, request.id).send(errorBody(failure));
+/** What answering a framework error needs from the app, made by Nest after the adapter. */
+export interface FrameworkErrorDeps {
+  verifier: TokenVerifier;
+  /** The request's log line and metrics, as no hook runs for it. */
+  answered(request: FastifyRequest, reply: FastifyReply): void;
+}
+
+/**
+ * Fastify's `frameworkErrors`: errors found while routing (a path that is no valid URL), before Nest,
+ * the filter above or any hook see the request. On the API's paths the token is checked first, as
+ * the contract orders it; the request's log line and metrics are recorded here, as no hook runs.
+ */
+export async function sendFrameworkError(error: Error, request: FastifyRequest, reply: FastifyReply, deps?: FrameworkErrorDeps): Promise<void> {
+  let failure = toServiceError(error);
+  if (deps && isApiRequest(request)) {
+    await deps.verifier.callerFrom(request.headers.authorization).catch((refused: unknown) => {
+      failure = toServiceError(refused);
+      request.failure = failureOf(failure);
+    });
+  }
+  await reply.status(failure.httpStatus).header('content-type', 'application/json').header(REQUEST_ID_HEADER, request.id).send(errorBody(failure));
+  deps?.answered(request, reply);
 }
 
 declare module 'fastify' {

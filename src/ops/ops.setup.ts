@@ -1,7 +1,7 @@
 import rateLimit from '@fastify/rate-limit';
 import { HttpException, HttpStatus } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import helmet, { HelmetOptions } from 'helmet';
 import { existsSync, readFileSync } from 'node:fs';
 import { IncomingMessage, STATUS_CODES, ServerResponse } from 'node:http';
@@ -127,16 +127,21 @@ async function callerKey(request: FastifyRequest, verifier: TokenVerifier): Prom
 
 function observeRequests(fastify: FastifyInstance, recorder: RequestRecorder): void {
   fastify.addHook('onResponse', (request, reply, done) => {
-    recorder.record({
-      reqId: request.id,
-      method: request.method,
-      route: request.routeOptions.url ?? UNMATCHED_ROUTE,
-      url: request.originalUrl,
-      statusCode: reply.statusCode,
-      ms: reply.elapsedTime,
-      failure: request.failure,
-    });
+    recordRequest(recorder, request, reply);
     done();
+  });
+}
+
+/** A request's log line and metrics, once it was answered. */
+export function recordRequest(recorder: RequestRecorder, request: FastifyRequest, reply: FastifyReply): void {
+  recorder.record({
+    reqId: request.id,
+    method: request.method,
+    route: request.routeOptions?.url ?? UNMATCHED_ROUTE,
+    url: request.originalUrl,
+    statusCode: reply.statusCode,
+    ms: reply.elapsedTime,
+    failure: request.failure,
   });
 }
 

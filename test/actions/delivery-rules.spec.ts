@@ -51,7 +51,8 @@ describe('the body and signature of a delivery', () => {
 
 describe('the Actions settings', () => {
   it('have their defaults', () => {
-    assert.deepEqual(loadConfig({}).actions, { retryInitialMs: 1000, retryMaxMs: 3_600_000, maxAttempts: 20, maxInFlightPerTarget: 4, instanceId: 'default' });
+    assert.deepEqual(loadConfig({}).actions, { retryInitialMs: 1000, retryMaxMs: 3_600_000, maxAttempts: 20, maxInFlightPerTarget: 4, instanceId: 'default', deliveredRetentionMs: 7 * 24 * 3_600_000 });
+    assert.equal(loadConfig({ ACTIONS_DELIVERED_RETENTION_HOURS: '0' }).actions.deliveredRetentionMs, 0, '0 keeps them for ever');
   });
 
   for (const [name, value] of [
@@ -60,6 +61,8 @@ describe('the Actions settings', () => {
     ['ACTIONS_MAX_ATTEMPTS', '0'],
     ['ACTIONS_MAX_IN_FLIGHT_PER_TARGET', '-1'],
     ['INSTANCE_ID', 'a b'],
+    ['ACTIONS_DELIVERED_RETENTION_HOURS', '-1'],
+    ['ACTIONS_DELIVERED_RETENTION_HOURS', '100000'],
   ]) {
     it(`refuse ${name}=${value}, naming the variable`, () => {
       assert.throws(() => loadConfig({ [name]: value }), (error: unknown) => error instanceof ConfigError && error.message.startsWith(`${name}:`));

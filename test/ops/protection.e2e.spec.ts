@@ -64,6 +64,30 @@ describe('body size limit and slow clients', () => {
     assert.equal(fits.status, 200, fits.text);
   });
 
+  it('checks the token before the size of a body and the encoding of a path, as the contract orders the checks', async () => {
+    const admin = await server.token({ sub: 'admin-1', org: 'org-1', roles: { IAM_OWNER: ['org-1'] } });
+    const large = JSON.stringify({ padding: 'x'.repeat(3000) });
+    // With a Content-Length, and chunked (a stream of unknown length) as well.
+    const bodies = { sized: () => large, chunked: () => new Blob([large]).stream() };
+    for (const [how, body] of Object.entries(bodies)) {
+      const post = (headers: Record<string, string>) =>
+        fetch(`${server.url}/v2/users/human`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: body(), duplex: 'half' } as RequestInit);
+      assert.equal((await post({})).status, 401, how);
+      assert.equal((await post({ authorization: `Bearer ${admin}` })).status, 400, how);
+    }
+    const badPath = await server.request('GET', '/v2/users/%zz');
+    assert.equal(badPath.status, 401, badPath.text);
+    // The log line is written once the answer is sent: give the server's output a moment to arrive.
+    const logged = /"path":"\/v2\/users\/%zz","statusCode":401,[^\n]*"failure":"auth header missing"/;
+    for (let i = 0; i < 40 && !logged.test(server.logs()); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.match(server.logs(), logged);
+    const badPathWithToken = await server.request('GET', '/v2/users/%zz', { token: admin });
+    assert.equal(badPathWithToken.status, 400, badPathWithToken.text);
+    assertContractError(badPathWithToken);
+    // Outside the API no token is asked for.
+    assert.equal((await server.request('GET', '/healthz%zz')).status, 400);
+  });
+
   it('refuses a body nested too deeply with 400 code 3, after the token is checked', async () => {
     const admin = await server.token({ sub: 'admin-1', org: 'org-1', roles: { IAM_OWNER: ['org-1'] } });
     const deep = '{"profile":' + '{"a":'.repeat(300) + '1' + '}'.repeat(300) + '}';
@@ -76,11 +100,12 @@ describe('body size limit and slow clients', () => {
   });
 
   it('answers a client that does not finish its request within HTTP_REQUEST_TIMEOUT_MS with 408, and closes', async () => {
+    const admin = await server.token({ sub: 'admin-1', org: 'org-1', roles: { IAM_OWNER: ['org-1'] } });
     const started = Date.now();
-    // Headers that promise a body that never comes.
+    // Headers that promise a body that never comes (with a token: without one, the answer is 401 at once).
     const answer = await rawExchange(
       server.port,
-      'POST /v2/users/human HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{',
+      `POST /v2/users/human HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${admin}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{`,
     );
     const elapsed = Date.now() - started;
     assert.match(answer, /^HTTP\/1\.1 408 /);

@@ -23,6 +23,10 @@ const FAN_OUT_EVERY_MS = 200;
 const LEASE_CHECK_MS = 1000;
 /** Events read past without a delivery before the checkpoint is saved anyway: a restart reads at most these again. */
 const SAVE_EVERY = 10_000;
+/** How often the sender removes delivered deliveries older than ACTIONS_DELIVERED_RETENTION_HOURS. */
+const PRUNE_EVERY_MS = 3_600_000;
+/** Deliveries removed per statement, so that pruning a large backlog never holds the outbox long. */
+const PRUNE_BATCH = 5000;
 /** Only user events go to targets: the service's other streams (targets, username reservations) are its own business. */
 const USER_STREAM = 'user-';
 
@@ -42,6 +46,8 @@ export class DeliveriesService implements OnApplicationBootstrap, BeforeApplicat
   private dispatcher: Dispatcher | null = null;
   private leaseTimer: NodeJS.Timeout | null = null;
   private fanOutTimer: NodeJS.Timeout | null = null;
+  private pruneTimer: NodeJS.Timeout | null = null;
+  private pruning: Promise<void> | null = null;
   private checking: Promise<void> | null = null;
   private metrics!: DeliveriesMetrics;
   private closed = false;
@@ -125,15 +131,42 @@ export class DeliveriesService implements OnApplicationBootstrap, BeforeApplicat
     this.fanOutTimer = setInterval(() => void follower.catchUp(), FAN_OUT_EVERY_MS).unref();
     void follower.catchUp();
     this.dispatcher.start();
+    if (this.settings.actions.deliveredRetentionMs > 0) {
+      this.pruneTimer = setInterval(() => this.prune(), PRUNE_EVERY_MS).unref();
+      this.prune();
+    }
+  }
+
+  /** Removes what was delivered longer ago than the retention, in batches; pending and parked deliveries stay. */
+  private prune(): void {
+    if (this.pruning) return;
+    const before = new Date(this.clock.now().getTime() - this.settings.actions.deliveredRetentionMs);
+    this.pruning = (async () => {
+      let removed = 0;
+      try {
+        let batch: number;
+        do {
+          batch = await this.outbox.pruneDelivered(before, PRUNE_BATCH);
+          removed += batch;
+        } while (batch === PRUNE_BATCH && this.leading);
+        if (removed > 0) this.logger.log(`removed ${removed} deliveries delivered before ${before.toISOString()} (ACTIONS_DELIVERED_RETENTION_HOURS)`);
+      } catch (error) {
+        this.logger.warn(`delivered deliveries could not be removed; tried again in an hour: ${String(error)}`);
+      } finally {
+        this.pruning = null;
+      }
+    })();
   }
 
   private async stepDown(): Promise<void> {
     const { follower, dispatcher } = this;
     if (this.fanOutTimer) clearInterval(this.fanOutTimer);
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
     this.follower = null;
     this.dispatcher = null;
     await follower?.stop();
     await dispatcher?.stop();
+    await this.pruning;
   }
 
   /** A batch of the log as deliveries, in one transaction with the checkpoint and the configuration as of its last event. */

@@ -61,6 +61,11 @@ export interface OutboxStore {
    * target no longer exists (nothing would ever send it).
    */
   redeliver(id: number, now: Date, targetExists: (targetId: string) => boolean): Promise<RedeliverOutcome>;
+  /**
+   * Removes up to `limit` delivered deliveries made before `createdBefore`; answers how many. Pending
+   * and parked ones stay: they still wait for a try or an admin.
+   */
+  pruneDelivered(createdBefore: Date, limit: number): Promise<number>;
   /** The creation time of each target's oldest pending delivery. */
   oldestPending(): Promise<Map<string, Date>>;
   /** Takes the lease of the sender, or keeps it; false while another process holds it. */

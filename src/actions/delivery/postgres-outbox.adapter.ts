@@ -118,6 +118,15 @@ export class PostgresOutboxStore implements OutboxStore {
     return rows.map(toDelivery);
   }
 
+  async pruneDelivered(createdBefore: Date, limit: number): Promise<number> {
+    const { rowCount } = await this.pool.query(
+      `DELETE FROM actions_deliveries WHERE id IN
+         (SELECT id FROM actions_deliveries WHERE state = 'delivered' AND created_at < $1 ORDER BY id LIMIT $2)`,
+      [createdBefore.getTime(), limit],
+    );
+    return rowCount ?? 0;
+  }
+
   async redeliver(id: number, now: Date, targetExists: (targetId: string) => boolean): Promise<RedeliverOutcome> {
     const { rows } = await this.pool.query('SELECT target_id FROM actions_deliveries WHERE id = $1', [id]);
     if (rows.length === 0) return 'not_found';

@@ -144,6 +144,15 @@ export class SqliteOutboxStore implements OutboxStore {
     return rows.map(toDelivery);
   }
 
+  async pruneDelivered(createdBefore: Date, limit: number): Promise<number> {
+    return this.db
+      .prepare(
+        `DELETE FROM actions_deliveries WHERE id IN
+           (SELECT id FROM actions_deliveries WHERE state = 'delivered' AND created_at < ? ORDER BY id LIMIT ?)`,
+      )
+      .run(createdBefore.getTime(), limit).changes;
+  }
+
   async redeliver(id: number, now: Date, targetExists: (targetId: string) => boolean): Promise<RedeliverOutcome> {
     const row = this.db.prepare('SELECT target_id FROM actions_deliveries WHERE id = ?').get(id) as { target_id: string } | undefined;
     if (!row) return 'not_found';
