@@ -58,13 +58,13 @@ export const knownRoutesOf = (request: FastifyRequest): KnownRoutes | undefined 
  * - Any body is parsed as JSON (as ZITADEL's gateway does). A body that is not JSON is kept as a
  *   marker rather than failing here, so that a request without a token still answers 401 first.
  * - Routes are recorded so that the exception filter can answer 405 for a known path.
- * - A refused body is drained rather than the connection closed (see keepConnectionToDrain).
+ * - A refused body is drained, up to a limit, rather than the connection closed (see limitDrain).
  */
 export function installHttpEdge(app: NestFastifyApplication, routes: KnownRoutes): void {
   const fastify: FastifyInstance = app.getHttpAdapter().getInstance();
   fastify.decorate('knownRoutes', routes);
   fastify.addHook('onError', (request, reply, _error, done) => {
-    keepConnectionToDrain(request, reply);
+    limitDrain(request, reply);
     done();
   });
   fastify.addHook('onRoute', (route) => {
@@ -86,18 +86,30 @@ export function installHttpEdge(app: NestFastifyApplication, routes: KnownRoutes
 export const DRAIN_LIMIT_BYTES = 16 * 1024 * 1024;
 
 /**
- * Fastify answers a body it refuses (too large, say) with `Connection: close`, before the client
- * has sent all of it. Closing a socket with unread data makes the kernel send a reset, which can
- * reach the client before it has read the answer: it then sees "connection reset" instead of the
- * contract's 400. Up to DRAIN_LIMIT_BYTES the connection stays open instead, and Node reads and
- * drops the rest of the body once the answer is sent (no more memory than a read buffer); larger
- * bodies still close the connection rather than be received in full. An `onError` hook, so it
- * holds for every route (REST, Connect) and costs nothing on a request that succeeds.
+ * A request refused before its body was read whole (too large, or no valid token): closing a
+ * socket with unread data makes the kernel send a reset, which can reach the client before it has
+ * read the answer, so it would see "connection reset" instead of the contract's error. Up to
+ * DRAIN_LIMIT_BYTES the connection stays open instead, and Node reads and drops the rest of the
+ * body once the answer is sent (no more memory than a read buffer). A body declared larger is not
+ * read at all (the connection closes after the answer), and one of unknown length (chunked) that
+ * goes past the limit has its connection cut: nobody can make the service read without end. An
+ * `onError` hook, so it holds for every route (REST, Connect) and costs nothing on a request that
+ * succeeds.
  */
-function keepConnectionToDrain(request: FastifyRequest, reply: FastifyReply): void {
-  if (request.raw.complete || reply.getHeader('connection') !== 'close') return;
+function limitDrain(request: FastifyRequest, reply: FastifyReply): void {
+  if (request.raw.complete) return;
   const declared = Number(request.headers['content-length']);
-  if (Number.isInteger(declared) && declared <= DRAIN_LIMIT_BYTES) reply.removeHeader('connection');
+  if (request.headers['transfer-encoding'] === undefined && Number.isInteger(declared) && declared > DRAIN_LIMIT_BYTES) {
+    reply.header('connection', 'close');
+    return;
+  }
+  // Fastify asks to close after a body it refused itself.
+  reply.removeHeader('connection');
+  let drained = 0;
+  request.raw.on('data', (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained > DRAIN_LIMIT_BYTES) request.raw.socket.destroy();
+  });
 }
 
 function splitUrl(url: string): [string, string] {

@@ -73,15 +73,19 @@ function illFormedStringIn(body: object): string | null {
   return null;
 }
 
+/** class-validator's type checks, named before any other failed check of the same field. */
+const TYPE_CHECKS = ['isObject', 'isString', 'isInt', 'isNumber', 'isBoolean', 'isArray', 'isEnum'];
+
 function describe(errors: ValidationError[], prefix: string): string {
   const first = errors[0];
   const path = prefix ? `${prefix}.${first.property}` : first.property;
   if (first.children?.length) return describe(first.children, path);
   // "must be longer than 1 character" would say "too short" of a field that is not there at all.
   if (first.value === undefined || first.value === null) return `invalid ${path}: is required`;
-  // Decorators run bottom-up, so the last failed constraint is the field's first-written one: its
-  // type ("must be an integer number") rather than a bound that a value of another type also fails.
-  const reason = Object.values(first.constraints ?? {}).at(-1) ?? 'is invalid';
+  // A value of the wrong type fails its bounds too: say what is wrong with it first ("must be an
+  // integer number", not "must not be greater than 1000").
+  const constraints = first.constraints ?? {};
+  const reason = constraints[TYPE_CHECKS.find((name) => name in constraints) ?? Object.keys(constraints)[0]] ?? 'is invalid';
   return `invalid ${path}: ${reason.replace(new RegExp(`^${first.property}\\s*`), '')}`;
 }
 

@@ -58,7 +58,8 @@ export class SecurityNotificationsController {
     const subscription = await this.readModels.checkpoint(SUBSCRIPTION);
     const { total, documents } = await this.readModels.list(securityNotificationsView, {
       offset: query.offset ?? 0,
-      limit: query.limit ?? DEFAULT_LIST_LIMIT,
+      // 0 is protobuf's default for "not given", as ZITADEL reads it.
+      limit: query.limit || DEFAULT_LIST_LIMIT,
       descending: !query.asc,
     });
     const result = documents.map(({ position, ...notification }) => ({ sequence: String(position), ...notification }));

@@ -121,17 +121,23 @@ describe('zitadel.action.v2beta.ActionService through a Connect client', () => {
   it('sorts ListTargets by the column asked for, descending unless asc, as ZITADEL does', async () => {
     const actions = createClient(proto.ActionService, transports[0].make(admin));
     const names = [`sort b ${run}`, `sort c ${run}`, `sort a ${run}`];
+    const types = ['restAsync', 'restWebhook', 'restCall'] as const;
     const ids: string[] = [];
-    for (const name of names) {
-      ids.push((await actions.createTarget({ name, endpoint: 'https://example.com', targetType: { case: 'restAsync', value: {} } })).id);
+    for (const [i, name] of names.entries()) {
+      ids.push((await actions.createTarget({ name, endpoint: 'https://example.com', targetType: { case: types[i], value: {} } })).id);
+      // Creation dates a millisecond apart at least, so that their order is the order of creation.
+      await new Promise((resolve) => setTimeout(resolve, 2));
     }
     const list = async (request: object) => {
       const { targets } = await actions.listTargets({ filters: [{ filter: { case: 'inTargetIdsFilter', value: { targetIds: ids } } }], ...request });
       return targets.map((t) => t.name);
     };
+    assert.deepEqual(await list({}), [...names].reverse(), 'by creation date, newest first');
+    assert.deepEqual(await list({ pagination: { asc: true } }), names);
     const byId = [...ids].sort().map((id) => names[ids.indexOf(id)]);
-    assert.deepEqual(await list({}), [...byId].reverse(), 'by id, newest first');
-    assert.deepEqual(await list({ pagination: { asc: true } }), byId);
+    assert.deepEqual(await list({ sortingColumn: 0, pagination: { asc: true } }), byId, 'TARGET_FIELD_NAME_UNSPECIFIED given: by id');
+    // ZITADEL's order of types: webhook, call, async.
+    assert.deepEqual(await list({ sortingColumn: 5, pagination: { asc: true } }), [names[1], names[2], names[0]]);
     assert.deepEqual(await list({ sortingColumn: 4, pagination: { asc: true } }), [...names].sort());
     assert.deepEqual(await list({ sortingColumn: 4, pagination: { asc: true, offset: 1n, limit: 1 } }), [[...names].sort()[1]]);
     const rest = await server.request('POST', '/v2beta/actions/targets/search', {
@@ -140,5 +146,11 @@ describe('zitadel.action.v2beta.ActionService through a Connect client', () => {
     });
     assert.equal(rest.status, 200, rest.text);
     assert.deepEqual(rest.body.targets.map((t: { name: string }) => t.name), [...names].sort().reverse());
+
+    await actions.setExecution({ condition: { conditionType: { case: 'event', value: { condition: { case: 'group', value: `sort.${run}` } } } }, targets: [ids[0]] });
+    const executions = async (executionType: number) =>
+      (await actions.listExecutions({ filters: [{ filter: { case: 'executionTypeFilter', value: { executionType } } }] })).executions.length;
+    assert.ok((await executions(3)) >= 1, 'EXECUTION_TYPE_EVENT finds the event executions');
+    assert.equal(await executions(4), 0, 'EXECUTION_TYPE_FUNCTION finds none');
   });
 });

@@ -81,20 +81,22 @@ for (const [name, make] of backends) {
       assert.deepEqual((await store.search({ targetId: 't2', offset: 0, limit: 10 }))[0].state, 'parked', 'a deleted target parks its deliveries');
     });
 
-    it('prunes delivered deliveries made before a time, in batches, and never a pending or parked one', async () => {
+    it('prunes deliveries delivered before a time, in batches, and never a pending or parked one', async () => {
       const store = await open();
       const base = 100;
       await store.commit([delivery(base + 1, 'p'), delivery(base + 2, 'q'), delivery(base + 3, 'r'), delivery(base + 4, 's')], [], base + 4, '{}', new Date(10_000));
-      await store.commit([delivery(base + 5, 't')], [], base + 5, '{}', new Date(20_000));
+      await store.commit([delivery(base + 5, 't')], [], base + 5, '{}', new Date(10_000));
       const made = await store.search({ offset: 0, limit: 100, ascending: true });
       const id = (position: number) => made.find((d) => d.position === position)!.id;
-      for (const position of [base + 1, base + 2, base + 5]) await store.delivered(id(position), 1);
+      for (const position of [base + 1, base + 2]) await store.delivered(id(position), 1, new Date(11_000));
+      // Made as early, but delivered late (redelivered after a long park): kept for the retention from then.
+      await store.delivered(id(base + 5), 3, new Date(20_000));
       await store.failed(id(base + 3), 1, 'status 500', null);
       const positions = async () => (await store.search({ offset: 0, limit: 100, ascending: true })).map((d) => d.position).filter((p) => p > base);
       assert.equal(await store.pruneDelivered(new Date(15_000), 1), 1, 'a batch at most');
       assert.equal(await store.pruneDelivered(new Date(15_000), 10), 1);
       assert.equal(await store.pruneDelivered(new Date(15_000), 10), 0);
-      assert.deepEqual(await positions(), [base + 3, base + 4, base + 5], 'the parked, the pending and the later delivered one stay');
+      assert.deepEqual(await positions(), [base + 3, base + 4, base + 5], 'the parked, the pending and the one delivered later stay');
     });
 
     it('lets one holder have the lease at a time, and the next take it once the first lets go', async () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { RunningServer, startServer, stopAll } from '../support/server';
+import { DRAIN_LIMIT_BYTES } from '../../src/http-edge/http-edge';
 import { assertContractError } from './support/ops';
 
 describe('rate limit per caller (RATE_LIMIT_PER_MINUTE)', () => {
@@ -115,6 +116,20 @@ describe('body size limit and slow clients', () => {
     assert.equal(body.code, 4);
   });
 
+  it('reads at most DRAIN_LIMIT_BYTES of a body it refused before reading it, whatever the client sends', async () => {
+    const admin = await server.token({ sub: 'admin-1', org: 'org-1', roles: { IAM_OWNER: ['org-1'] } });
+    const heads: Array<[string, string]> = [
+      ['chunked, without a token (401)', 'Transfer-Encoding: chunked'],
+      ['chunked, too large with a token (400)', `Transfer-Encoding: chunked\r\nAuthorization: Bearer ${admin}`],
+      ['a declared 200 MB, without a token (401)', `Content-Length: ${200 * 1024 * 1024}`],
+    ];
+    for (const [what, head] of heads) {
+      const { answer, sent } = await pushBody(server.port, `POST /v2/users/human HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n${head}\r\n\r\n`, head.includes('chunked'));
+      assert.match(answer, /^HTTP\/1\.1 40[01] /, what);
+      assert.ok(sent <= DRAIN_LIMIT_BYTES + 8 * 1024 * 1024, `${what}: the server took ${sent} bytes`);
+    }
+  });
+
   it("answers malformed HTTP with 400 in the contract's shape, and closes", async () => {
     const answer = await rawExchange(server.port, 'NOT HTTP AT ALL\r\n\r\n');
     assert.match(answer, /^HTTP\/1\.1 400 /);
@@ -135,5 +150,34 @@ function rawExchange(port: number, text: string): Promise<string> {
       socket.destroy();
       reject(new Error(`the server did not close the connection within 10 s; got ${JSON.stringify(received)}`));
     });
+  });
+}
+
+/**
+ * Sends `head`, then body bytes for as long as the server takes them (up to 100 MB), and resolves
+ * what the server answered and how much it took before it closed the connection.
+ */
+function pushBody(port: number, head: string, chunked: boolean): Promise<{ answer: string; sent: number }> {
+  const piece = Buffer.alloc(64 * 1024, 'x');
+  const frame = chunked ? Buffer.concat([Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from('\r\n')]) : piece;
+  return new Promise((resolve, reject) => {
+    let answer = '';
+    let sent = 0;
+    let closed = false;
+    const socket = connect(port, '127.0.0.1', async () => {
+      socket.write(head);
+      while (!closed && sent < 100 * 1024 * 1024) {
+        sent += piece.length;
+        if (!socket.write(frame)) await new Promise((drained) => socket.once('drain', drained).once('close', drained));
+      }
+      if (!closed) reject(new Error(`the server took ${sent} bytes and went on reading`));
+      socket.destroy();
+    });
+    socket.on('data', (chunk) => (answer += chunk));
+    socket.on('close', () => {
+      closed = true;
+      resolve({ answer, sent });
+    });
+    socket.on('error', () => undefined);
   });
 }

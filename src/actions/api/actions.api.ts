@@ -112,7 +112,7 @@ export class ActionsApi {
         return true;
       }),
     );
-    const { page, pagination } = paged(targets, request.pagination, TARGET_COLUMNS[request.sortingColumn ?? 0] ?? TARGET_COLUMNS[1]);
+    const { page, pagination } = paged(targets, request.pagination, TARGET_COLUMNS[request.sortingColumn ?? -1] ?? TARGET_COLUMNS[2]);
     return { pagination, ...(page.length ? { targets: page.map(targetJson) } : {}) };
   }
 
@@ -137,11 +137,11 @@ export class ActionsApi {
           });
         }
         // Every execution here is of the event type.
-        if (filter.case === 'executionTypeFilter') return filter.value.executionType === 0 || filter.value.executionType === 4;
+        if (filter.case === 'executionTypeFilter') return [EXECUTION_TYPE_UNSPECIFIED, EXECUTION_TYPE_EVENT].includes(filter.value.executionType);
         return true;
       }),
     );
-    const { page, pagination } = paged(executions, request.pagination, EXECUTION_COLUMNS[request.sortingColumn ?? 0] ?? EXECUTION_COLUMNS[1]);
+    const { page, pagination } = paged(executions, request.pagination, EXECUTION_COLUMNS[request.sortingColumn ?? -1] ?? EXECUTION_COLUMNS[2]);
     return { pagination, ...(page.length ? { executions: page.map(executionJson) } : {}) };
   }
 
@@ -197,26 +197,38 @@ function textMatches(value: string, wanted: string, method: number): boolean {
   return v.endsWith(w);
 }
 
-/** The value a list is sorted by, for each sorting column of TargetFieldName and ExecutionFieldName. */
+/** zitadel.action.v2beta.ExecutionType's values (the proto package is an ES module: its enums are not imported at run time). */
+const EXECUTION_TYPE_UNSPECIFIED = 0;
+const EXECUTION_TYPE_EVENT = 3;
+
+/** ZITADEL's order of target types, as it stores them. */
+const TARGET_TYPE_ORDER: Record<TargetType, number> = { restWebhook: 0, restCall: 1, restAsync: 2 };
+
+/**
+ * The value a list is sorted by, for each sorting column of TargetFieldName and ExecutionFieldName.
+ * As ZITADEL: UNSPECIFIED given is the id; no column, or one it does not know, is the creation date.
+ */
 const TARGET_COLUMNS: Record<number, (t: TargetState) => string | number> = {
+  0: (t) => t.id,
   1: (t) => t.id,
   2: (t) => t.createdAt.getTime(),
   3: (t) => t.changedAt.getTime(),
   4: (t) => t.name,
-  5: (t) => t.targetType,
+  5: (t) => TARGET_TYPE_ORDER[t.targetType],
   6: (t) => t.endpoint,
   7: (t) => t.timeoutMs,
   8: (t) => Number(t.interruptOnError),
 };
 const EXECUTION_COLUMNS: Record<number, (e: ExecutionState) => string | number> = {
+  0: (e) => e.id,
   1: (e) => e.id,
   2: (e) => e.createdAt.getTime(),
   3: (e) => e.changedAt.getTime(),
 };
 
 /**
- * A page as ZITADEL answers it: sorted by the column asked for (the id when none is), descending
- * unless `asc`; equal values in id order.
+ * A page as ZITADEL answers it: sorted by the column asked for, descending unless `asc`; equal
+ * values in id order.
  */
 function paged<T extends { id: string }>(
   items: T[],

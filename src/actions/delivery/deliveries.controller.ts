@@ -1,7 +1,7 @@
 import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsOptional, IsString, MaxLength, ValidateNested } from 'class-validator';
+import { IsIn, IsObject, IsOptional, IsString, MaxLength, ValidateNested } from 'class-validator';
 import { Ctx, RequestContext } from '../../auth/auth.guard';
 import { authorizeEverywhere } from '../../auth/permissions';
 import { Errors } from '../../errors/errors';
@@ -19,7 +19,7 @@ const STATE_NAMES = Object.fromEntries(Object.entries(STATES).map(([name, state]
 export class SearchDeliveriesDto {
   @IsOptional() @IsString() @MaxLength(200) targetId?: string;
   @IsOptional() @IsIn(Object.keys(STATES)) state?: string;
-  @IsOptional() @ValidateNested() @Type(() => ListQueryDto) query?: ListQueryDto;
+  @IsOptional() @IsObject() @ValidateNested() @Type(() => ListQueryDto) query?: ListQueryDto;
 }
 
 /** No fields: send {} or nothing. */

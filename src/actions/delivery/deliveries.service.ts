@@ -148,6 +148,8 @@ export class DeliveriesService implements OnApplicationBootstrap, BeforeApplicat
         do {
           batch = await this.outbox.pruneDelivered(before, PRUNE_BATCH);
           removed += batch;
+          // SQLite answers synchronously: let requests in between batches.
+          await new Promise((resolve) => setImmediate(resolve));
         } while (batch === PRUNE_BATCH && this.leading);
         if (removed > 0) this.logger.log(`removed ${removed} deliveries delivered before ${before.toISOString()} (ACTIONS_DELIVERED_RETENTION_HOURS)`);
       } catch (error) {

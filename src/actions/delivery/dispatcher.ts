@@ -101,7 +101,7 @@ export class Dispatcher {
     this.observer.attempt(target.id, failure === null);
     try {
       if (failure === null) {
-        await this.outbox.delivered(delivery.id, attempts);
+        await this.outbox.delivered(delivery.id, attempts, this.clock.now());
         this.observer.finished(target.id, 'delivered');
         return;
       }

@@ -51,7 +51,8 @@ export interface OutboxStore {
    * oldest first: a delivery waits while an earlier one to the same target for the same user is pending.
    */
   due(targetId: string, now: Date, limit: number): Promise<Delivery[]>;
-  delivered(id: number, attempts: number): Promise<void>;
+  /** A try that succeeded, at `at`. */
+  delivered(id: number, attempts: number, at: Date): Promise<void>;
   /** A failed try: next try at `nextAttemptAt`, or parked when that is null. */
   failed(id: number, attempts: number, error: string, nextAttemptAt: Date | null): Promise<void>;
   /** Newest first. */
@@ -62,10 +63,10 @@ export interface OutboxStore {
    */
   redeliver(id: number, now: Date, targetExists: (targetId: string) => boolean): Promise<RedeliverOutcome>;
   /**
-   * Removes up to `limit` delivered deliveries made before `createdBefore`; answers how many. Pending
+   * Removes up to `limit` deliveries delivered before `deliveredBefore`; answers how many. Pending
    * and parked ones stay: they still wait for a try or an admin.
    */
-  pruneDelivered(createdBefore: Date, limit: number): Promise<number>;
+  pruneDelivered(deliveredBefore: Date, limit: number): Promise<number>;
   /** The creation time of each target's oldest pending delivery. */
   oldestPending(): Promise<Map<string, Date>>;
   /** Takes the lease of the sender, or keeps it; false while another process holds it. */

@@ -23,8 +23,11 @@ CREATE TABLE IF NOT EXISTS actions_deliveries (
   last_error TEXT,
   next_attempt_at BIGINT NOT NULL,
   created_at BIGINT NOT NULL,
+  delivered_at BIGINT,
   UNIQUE (target_id, position)
 );
+-- Outboxes made before deliveries kept their time of delivery.
+ALTER TABLE actions_deliveries ADD COLUMN IF NOT EXISTS delivered_at BIGINT;
 CREATE INDEX IF NOT EXISTS actions_deliveries_line ON actions_deliveries (target_id, state, aggregate_id, id);
 CREATE TABLE IF NOT EXISTS actions_checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), position BIGINT NOT NULL, config TEXT);
 `;
@@ -98,8 +101,8 @@ export class PostgresOutboxStore implements OutboxStore {
     return rows.map(toDelivery);
   }
 
-  async delivered(id: number, attempts: number): Promise<void> {
-    await this.pool.query(`UPDATE actions_deliveries SET state = 'delivered', attempts = $1 WHERE id = $2`, [attempts, id]);
+  async delivered(id: number, attempts: number, at: Date): Promise<void> {
+    await this.pool.query(`UPDATE actions_deliveries SET state = 'delivered', attempts = $1, delivered_at = $2 WHERE id = $3`, [attempts, at.getTime(), id]);
   }
 
   async failed(id: number, attempts: number, error: string, nextAttemptAt: Date | null): Promise<void> {
@@ -118,11 +121,11 @@ export class PostgresOutboxStore implements OutboxStore {
     return rows.map(toDelivery);
   }
 
-  async pruneDelivered(createdBefore: Date, limit: number): Promise<number> {
+  async pruneDelivered(deliveredBefore: Date, limit: number): Promise<number> {
     const { rowCount } = await this.pool.query(
       `DELETE FROM actions_deliveries WHERE id IN
-         (SELECT id FROM actions_deliveries WHERE state = 'delivered' AND created_at < $1 ORDER BY id LIMIT $2)`,
-      [createdBefore.getTime(), limit],
+         (SELECT id FROM actions_deliveries WHERE state = 'delivered' AND COALESCE(delivered_at, created_at) < $1 ORDER BY id LIMIT $2)`,
+      [deliveredBefore.getTime(), limit],
     );
     return rowCount ?? 0;
   }

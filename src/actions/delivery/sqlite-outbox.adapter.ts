@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS actions_deliveries (
   last_error TEXT,
   next_attempt_at INTEGER NOT NULL,
   created_at INTEGER NOT NULL,
+  delivered_at INTEGER,
   UNIQUE (target_id, position)
 );
 CREATE INDEX IF NOT EXISTS actions_deliveries_line ON actions_deliveries (target_id, state, aggregate_id, id);
@@ -78,6 +79,9 @@ export class SqliteOutboxStore implements OutboxStore {
 
   async prepare(): Promise<void> {
     this.db.exec(SCHEMA);
+    // Outboxes made before deliveries kept their time of delivery.
+    const columns = this.db.prepare('PRAGMA table_info(actions_deliveries)').all() as Array<{ name: string }>;
+    if (!columns.some((column) => column.name === 'delivered_at')) this.db.exec('ALTER TABLE actions_deliveries ADD COLUMN delivered_at INTEGER');
   }
 
   async checkpoint(): Promise<{ position: number; config: string | null }> {
@@ -124,8 +128,8 @@ export class SqliteOutboxStore implements OutboxStore {
     return rows.map(toDelivery);
   }
 
-  async delivered(id: number, attempts: number): Promise<void> {
-    this.db.prepare(`UPDATE actions_deliveries SET state = 'delivered', attempts = ? WHERE id = ?`).run(attempts, id);
+  async delivered(id: number, attempts: number, at: Date): Promise<void> {
+    this.db.prepare(`UPDATE actions_deliveries SET state = 'delivered', attempts = ?, delivered_at = ? WHERE id = ?`).run(attempts, at.getTime(), id);
   }
 
   async failed(id: number, attempts: number, error: string, nextAttemptAt: Date | null): Promise<void> {
@@ -144,13 +148,13 @@ export class SqliteOutboxStore implements OutboxStore {
     return rows.map(toDelivery);
   }
 
-  async pruneDelivered(createdBefore: Date, limit: number): Promise<number> {
+  async pruneDelivered(deliveredBefore: Date, limit: number): Promise<number> {
     return this.db
       .prepare(
         `DELETE FROM actions_deliveries WHERE id IN
-           (SELECT id FROM actions_deliveries WHERE state = 'delivered' AND created_at < ? ORDER BY id LIMIT ?)`,
+           (SELECT id FROM actions_deliveries WHERE state = 'delivered' AND COALESCE(delivered_at, created_at) < ? ORDER BY id LIMIT ?)`,
       )
-      .run(createdBefore.getTime(), limit).changes;
+      .run(deliveredBefore.getTime(), limit).changes;
   }
 
   async redeliver(id: number, now: Date, targetExists: (targetId: string) => boolean): Promise<RedeliverOutcome> {
