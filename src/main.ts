@@ -47,9 +47,9 @@ export async function createApp(config: Config, logger = new PinoLoggerService(c
     // Our own parser (http-edge) takes every body, so that a bad one is judged after the token.
     bodyParser: false,
   });
-  const recorder = app.get(RequestRecorder);
-  frameworkErrorDeps = { verifier: app.get(TokenVerifier), answered: (request, reply) => recordRequest(recorder, request, reply) };
-  authenticateBeforeBody(app.getHttpAdapter().getInstance(), app.get(TokenVerifier));
+  const [verifier, recorder] = [app.get(TokenVerifier), app.get(RequestRecorder)];
+  frameworkErrorDeps = { verifier, answered: (request, reply) => recordRequest(recorder, request, reply) };
+  authenticateBeforeBody(app.getHttpAdapter().getInstance(), verifier);
   installCors(app, config.corsAllowedOrigins);
   installHttpEdge(app, routes);
   await installOps(app, config);

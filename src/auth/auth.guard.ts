@@ -9,7 +9,6 @@ const PUBLIC = 'mfa:public';
 /** Marks a route that needs no token (health, metrics, docs). */
 export const Public = () => SetMetadata(PUBLIC, true);
 
-
 /**
  * Authenticates every route that is not @Public. Guards run before pipes, so a request without a
  * valid token answers 401 before its body or path is looked at, as the contract orders the checks
