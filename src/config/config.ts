@@ -56,6 +56,8 @@ export interface ActionsConfig {
   instanceId: string;
   /** How long a delivered delivery is kept for admins to search; 0: for ever. */
   deliveredRetentionMs: number;
+  /** Seals targets' signing keys in the log and the outbox; unset: they are kept as they are. */
+  signingKeySecret?: string;
 }
 
 export interface HttpLimits {
@@ -175,6 +177,11 @@ function actionsConfig(env: Env): ActionsConfig {
   if (!/^[\w.-]{1,200}$/.test(instanceId)) {
     throw new ConfigError('INSTANCE_ID', `must be 1 to 200 letters, digits, '.', '_' or '-', got "${instanceId}"`);
   }
+  // Not trimmed: a secret is taken as it is given.
+  const signingKeySecret = env.ACTIONS_SIGNING_KEY_SECRET || undefined;
+  if (signingKeySecret !== undefined && signingKeySecret.length < 32) {
+    throw new ConfigError('ACTIONS_SIGNING_KEY_SECRET', `must be at least 32 characters (random, kept outside the database), got ${signingKeySecret.length}`);
+  }
   return {
     retryInitialMs,
     retryMaxMs,
@@ -182,6 +189,7 @@ function actionsConfig(env: Env): ActionsConfig {
     maxInFlightPerTarget: integer(env, 'ACTIONS_MAX_IN_FLIGHT_PER_TARGET', 4, 1, 1000),
     instanceId,
     deliveredRetentionMs: integer(env, 'ACTIONS_DELIVERED_RETENTION_HOURS', 168, 0, 87_600) * 3_600_000,
+    signingKeySecret,
   };
 }
 

@@ -3,6 +3,9 @@ import { after, before, describe, it } from 'node:test';
 import { RunningServer, startServer, stopAll } from '../support/server';
 import { FAST_RETRIES, addOtpEmail, addUser, createTarget, eventually, ok, removeOtpEmail, searchDeliveries, setExecution } from './support/actions';
 import { Receiver } from './support/receiver';
+import { EMBEDDED_STORE, EMBEDDED_STORE_PASS_ONLY, openEventsReadOnly } from '../ops/support/ops';
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
 
 const REMOVED = 'user.human.mfa.otp.email.removed';
 
@@ -200,5 +203,50 @@ describe('Actions: a delivery pending when the service is killed', () => {
       () => searchDeliveries(second, admin, { targetId: target }),
       (found) => found[0]?.state === 'DELIVERY_STATE_DELIVERED',
     );
+  });
+});
+
+describe('Actions: signing keys sealed with ACTIONS_SIGNING_KEY_SECRET', EMBEDDED_STORE_PASS_ONLY, () => {
+  const org = `org-actions-sealed-${Date.now()}`;
+  const receiver = new Receiver();
+  const secret = 'a test secret of more than thirty-two characters';
+  after(async () => {
+    await stopAll();
+    await receiver.stop();
+  });
+
+  it('keeps the key out of the log and the outbox, signs with it, and says so when another secret cannot open it', async () => {
+    await receiver.start();
+    const first = await startServer({ env: { ...FAST_RETRIES, ...EMBEDDED_STORE, ACTIONS_SIGNING_KEY_SECRET: secret } });
+    const admin = await first.token({ sub: 'admin-sealed', org, roles: { IAM_OWNER: [org] } });
+    const target = await createTarget(first, admin, receiver, '/sealed');
+    const key = receiver.keys.get('/sealed')!;
+    await setExecution(first, admin, { event: REMOVED }, [target]);
+    const userId = await addUser(first, admin, org);
+    await addOtpEmail(first, admin, userId);
+    await removeOtpEmail(first, admin, userId);
+    await receiver.waitFor(() => receiver.delivered('/sealed').length === 1);
+    assert.equal(receiver.delivered('/sealed')[0].signatureError, null, 'signed with the key CreateTarget answered');
+
+    const events = openEventsReadOnly(first.dataDir);
+    const stored = events.prepare("SELECT data FROM events WHERE type LIKE 'target.%'").all() as Array<{ data: string }>;
+    events.close();
+    assert.ok(stored.length >= 1);
+    for (const { data } of stored) assert.ok(!data.includes(key), 'the log holds the key sealed only');
+    const outbox = new Database(join(first.dataDir, 'actions.sqlite'), { readonly: true });
+    const { config } = outbox.prepare('SELECT config FROM actions_checkpoint').get() as { config: string };
+    outbox.close();
+    assert.ok(config.includes(target) && !config.includes(key), 'so does the outbox');
+    await first.stop();
+
+    const second = await startServer({ dataDir: first.dataDir, env: { ...FAST_RETRIES, ...EMBEDDED_STORE, ACTIONS_SIGNING_KEY_SECRET: `${secret}, another` } });
+    await addOtpEmail(second, admin, userId);
+    await removeOtpEmail(second, admin, userId);
+    const [parked] = await eventually(
+      () => searchDeliveries(second, admin, { targetId: target, state: 'DELIVERY_STATE_PARKED' }),
+      (found) => found.length === 1,
+    );
+    assert.match(parked.lastError, /cannot be opened with ACTIONS_SIGNING_KEY_SECRET/);
+    assert.equal(receiver.received.filter((r) => r.path === '/sealed').length, 1, 'nothing unsigned or wrongly signed was sent');
   });
 });

@@ -51,7 +51,7 @@ describe('the body and signature of a delivery', () => {
 
 describe('the Actions settings', () => {
   it('have their defaults', () => {
-    assert.deepEqual(loadConfig({}).actions, { retryInitialMs: 1000, retryMaxMs: 3_600_000, maxAttempts: 20, maxInFlightPerTarget: 4, instanceId: 'default', deliveredRetentionMs: 7 * 24 * 3_600_000 });
+    assert.deepEqual(loadConfig({}).actions, { retryInitialMs: 1000, retryMaxMs: 3_600_000, maxAttempts: 20, maxInFlightPerTarget: 4, instanceId: 'default', deliveredRetentionMs: 7 * 24 * 3_600_000, signingKeySecret: undefined });
     assert.equal(loadConfig({ ACTIONS_DELIVERED_RETENTION_HOURS: '0' }).actions.deliveredRetentionMs, 0, '0 keeps them for ever');
   });
 
@@ -63,11 +63,18 @@ describe('the Actions settings', () => {
     ['INSTANCE_ID', 'a b'],
     ['ACTIONS_DELIVERED_RETENTION_HOURS', '-1'],
     ['ACTIONS_DELIVERED_RETENTION_HOURS', '100000'],
+    ['ACTIONS_SIGNING_KEY_SECRET', 'too short'],
   ]) {
     it(`refuse ${name}=${value}, naming the variable`, () => {
       assert.throws(() => loadConfig({ [name]: value }), (error: unknown) => error instanceof ConfigError && error.message.startsWith(`${name}:`));
     });
   }
+
+  it('never repeat the signing key secret in a refusal, and take one of 32 characters or more as it is', () => {
+    assert.throws(() => loadConfig({ ACTIONS_SIGNING_KEY_SECRET: 'short secret value' }), (error: unknown) => !(error as Error).message.includes('short secret value'));
+    const secret = ` ${'s'.repeat(32)} `;
+    assert.equal(loadConfig({ ACTIONS_SIGNING_KEY_SECRET: secret }).actions.signingKeySecret, secret);
+  });
 
   it('refuse a maximum wait below the first', () => {
     assert.throws(

@@ -23,6 +23,7 @@ import { ActionsState, ExecutionState, TargetState, evolveActions, initialAction
 import { decideCreateTarget } from '../create-target/create-target.decide';
 import { decideDeleteTarget } from '../delete-target/delete-target.decide';
 import { AnyCondition, checkSetExecution, decideSetExecution } from '../set-execution/set-execution.decide';
+import { SIGNING_KEY_CIPHER, SigningKeyCipher } from '../signing-key-cipher';
 import { checkTargetFields } from '../target.rules';
 import { decideUpdateTarget } from '../update-target/update-target.decide';
 
@@ -52,6 +53,7 @@ export class ActionsApi {
     @Inject(CONFIG) private readonly config: Config,
     @Inject(ID_GENERATOR) private readonly ids: IdGenerator,
     @Inject(SIGNING_KEY_SOURCE) private readonly keys: SigningKeySource,
+    @Inject(SIGNING_KEY_CIPHER) private readonly cipher: SigningKeyCipher,
   ) {}
 
   async createTarget(request: CreateTargetRequest, context: CommandContext): Promise<Json> {
@@ -67,7 +69,7 @@ export class ActionsApi {
       signingKey: this.keys.next(),
     };
     checkTargetFields(command);
-    const { appended } = await this.decide(context, (state) => decideCreateTarget(command, state));
+    const { appended } = await this.decide(context, (state) => decideCreateTarget({ ...command, signingKey: this.cipher.seal(command.signingKey) }, state));
     return { id: command.targetId, creationDate: appended[0].createdAt.toISOString(), signingKey: command.signingKey };
   }
 
@@ -86,7 +88,8 @@ export class ActionsApi {
       signingKey: rotation ? this.keys.next() : undefined,
     };
     checkTargetFields(command);
-    const { state, appended } = await this.decide(context, (state) => decideUpdateTarget(command, state));
+    const sealed = command.signingKey === undefined ? undefined : this.cipher.seal(command.signingKey);
+    const { state, appended } = await this.decide(context, (state) => decideUpdateTarget({ ...command, signingKey: sealed }, state));
     const changeDate = appended.length ? appended[0].createdAt : state.targets.get(request.id)!.changedAt;
     return { changeDate: changeDate.toISOString(), ...(command.signingKey && appended.length ? { signingKey: command.signingKey } : {}) };
   }

@@ -6,6 +6,7 @@ import { MetricsService } from '../../ops/metrics/metrics.service';
 import { Follower, FollowStep } from '../../projections/follower';
 import { CLOCK, Clock } from '../../shared/clock';
 import { ACTIONS_STREAM, ActionEventType } from '../action.events';
+import { SIGNING_KEY_CIPHER, SigningKeyCipher } from '../signing-key-cipher';
 import { ActionsState, actionsStateFromJson, actionsStateToJson, evolveActions, initialActionsState, targetsFor } from '../actions.state';
 import { DeliveriesMetrics } from './deliveries.metrics';
 import { Dispatcher } from './dispatcher';
@@ -58,6 +59,7 @@ export class DeliveriesService implements OnApplicationBootstrap, BeforeApplicat
     @Inject(CONFIG) private readonly settings: Config,
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly metricsService: MetricsService,
+    @Inject(SIGNING_KEY_CIPHER) private readonly cipher: SigningKeyCipher,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -120,7 +122,9 @@ export class DeliveriesService implements OnApplicationBootstrap, BeforeApplicat
     const { position, config } = await this.outbox.checkpoint();
     this.config = actionsStateFromJson(config);
     this.saved = position;
-    this.dispatcher = new Dispatcher(this.outbox, () => this.config.targets, this.settings.actions, this.clock, this.logger, this.metrics);
+    this.dispatcher = new Dispatcher(this.outbox, () => this.config.targets, this.settings.actions, this.clock, this.logger, this.metrics, (stored) =>
+      this.cipher.open(stored),
+    );
     this.follower = new Follower(this.events, position, (batch) => this.fanOut(batch), {
       name: 'Actions deliveries',
       batchSize: BATCH_SIZE,

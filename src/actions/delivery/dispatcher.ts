@@ -47,6 +47,8 @@ export class Dispatcher {
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly observer: DeliveryObserver,
+    /** The signing key as a target's events keep it, made usable (see SigningKeyCipher). */
+    private readonly signingKeyOf: (stored: string) => string,
     private readonly random: () => number = Math.random,
   ) {}
 
@@ -124,10 +126,16 @@ export class Dispatcher {
 
   /** Null when the target took it: a 2xx within its timeout. Redirects are not followed: only the configured address is called. */
   private async post(target: TargetState, body: string): Promise<string | null> {
+    let signingKey: string;
+    try {
+      signingKey = this.signingKeyOf(target.signingKey);
+    } catch (error) {
+      return (error as Error).message;
+    }
     try {
       const response = await fetch(target.endpoint, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signatureOf(body, target.signingKey, this.clock.now()) },
+        headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signatureOf(body, signingKey, this.clock.now()) },
         body,
         redirect: 'manual',
         signal: AbortSignal.any([AbortSignal.timeout(target.timeoutMs), this.stopping.signal]),
