@@ -60,17 +60,18 @@ export class ActionsApi {
     if (!request.targetType.case) {
       throw Errors.invalidArgument('invalid targetType: give one of restWebhook, restCall or restAsync');
     }
+    const signingKey = this.keys.next();
     const command = {
       targetId: this.ids.userId(),
       name: request.name,
       ...typeOf(request.targetType),
       timeoutMs: request.timeout ? millisOf(request.timeout) : DEFAULT_TIMEOUT_MS,
       endpoint: request.endpoint,
-      signingKey: this.keys.next(),
+      signingKey: this.cipher.seal(signingKey),
     };
     checkTargetFields(command);
-    const { appended } = await this.decide(context, (state) => decideCreateTarget({ ...command, signingKey: this.cipher.seal(command.signingKey) }, state));
-    return { id: command.targetId, creationDate: appended[0].createdAt.toISOString(), signingKey: command.signingKey };
+    const { appended } = await this.decide(context, (state) => decideCreateTarget(command, state));
+    return { id: command.targetId, creationDate: appended[0].createdAt.toISOString(), signingKey };
   }
 
   async updateTarget(request: UpdateTargetRequest, context: CommandContext): Promise<Json> {
@@ -79,19 +80,19 @@ export class ActionsApi {
       // As ZITADEL: the old key is not kept beside the new one, so no grace period can be promised.
       throw Errors.invalidArgument('invalid expirationSigningKey: only an immediate rotation ("0s") is supported');
     }
+    const signingKey = rotation ? this.keys.next() : undefined;
     const command = {
       targetId: request.id,
       name: request.name,
       ...(request.targetType.case ? typeOf(request.targetType) : {}),
       timeoutMs: request.timeout ? millisOf(request.timeout) : undefined,
       endpoint: request.endpoint,
-      signingKey: rotation ? this.keys.next() : undefined,
+      signingKey: signingKey && this.cipher.seal(signingKey),
     };
     checkTargetFields(command);
-    const sealed = command.signingKey === undefined ? undefined : this.cipher.seal(command.signingKey);
-    const { state, appended } = await this.decide(context, (state) => decideUpdateTarget({ ...command, signingKey: sealed }, state));
+    const { state, appended } = await this.decide(context, (state) => decideUpdateTarget(command, state));
     const changeDate = appended.length ? appended[0].createdAt : state.targets.get(request.id)!.changedAt;
-    return { changeDate: changeDate.toISOString(), ...(command.signingKey && appended.length ? { signingKey: command.signingKey } : {}) };
+    return { changeDate: changeDate.toISOString(), ...(signingKey && appended.length ? { signingKey } : {}) };
   }
 
   async deleteTarget(request: DeleteTargetRequest, context: CommandContext): Promise<Json> {

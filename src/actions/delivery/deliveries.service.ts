@@ -122,9 +122,8 @@ export class DeliveriesService implements OnApplicationBootstrap, BeforeApplicat
     const { position, config } = await this.outbox.checkpoint();
     this.config = actionsStateFromJson(config);
     this.saved = position;
-    this.dispatcher = new Dispatcher(this.outbox, () => this.config.targets, this.settings.actions, this.clock, this.logger, this.metrics, (stored) =>
-      this.cipher.open(stored),
-    );
+    const signingKeyOf = (stored: string) => this.cipher.open(stored);
+    this.dispatcher = new Dispatcher(this.outbox, () => this.config.targets, this.settings.actions, this.clock, this.logger, this.metrics, signingKeyOf);
     this.follower = new Follower(this.events, position, (batch) => this.fanOut(batch), {
       name: 'Actions deliveries',
       batchSize: BATCH_SIZE,
