@@ -7,6 +7,9 @@ export const MAX_LIST_LIMIT = 1000;
 export const MAX_LIST_OFFSET = 1_000_000_000;
 export const DEFAULT_LIST_LIMIT = 100;
 
+/** The page size a list answers: 0 or none is protobuf's "not given", read as ZITADEL reads it. */
+export const listLimit = (limit: number | undefined): number => Math.min(limit || DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT);
+
 /** Protobuf JSON takes an integer as a number or as a string of digits (a uint64 is written as one). */
 const integer = ({ value }: { value: unknown }): unknown =>
   typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value;

@@ -7,7 +7,7 @@ import { SecurityNotificationsSubscriber } from './security-notifications.subscr
 import { securityNotificationsView } from './security-notifications.view';
 import { subscriberNameOf, subscriptionView } from '../subscribers/subscribers.service';
 import { ListSecurityNotificationsResponseSchema } from './security-notifications.schema';
-import { DEFAULT_LIST_LIMIT } from '../http-edge/list-query.dto';
+import { listLimit } from '../http-edge/list-query.dto';
 import { ListSecurityNotificationsDto } from './security-notifications.dto';
 
 export interface SecurityNotificationResult {
@@ -58,8 +58,7 @@ export class SecurityNotificationsController {
     const subscription = await this.readModels.checkpoint(SUBSCRIPTION);
     const { total, documents } = await this.readModels.list(securityNotificationsView, {
       offset: query.offset ?? 0,
-      // 0 is protobuf's default for "not given", as ZITADEL reads it.
-      limit: query.limit || DEFAULT_LIST_LIMIT,
+      limit: listLimit(query.limit),
       descending: !query.asc,
     });
     const result = documents.map(({ position, ...notification }) => ({ sequence: String(position), ...notification }));

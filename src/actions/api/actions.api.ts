@@ -16,7 +16,7 @@ import { CommandContext, Decider, StreamCommandHandler } from '../../commands/st
 import { Config } from '../../config/config';
 import { CONFIG } from '../../config/config.module';
 import { Errors } from '../../errors/errors';
-import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from '../../http-edge/list-query.dto';
+import { listLimit } from '../../http-edge/list-query.dto';
 import { ID_GENERATOR, IdGenerator } from '../../shared/id-generator';
 import { ACTIONS_STREAM, ActionEvent, EventCondition, TargetType } from '../action.events';
 import { ActionsState, ExecutionState, TargetState, evolveActions, initialActionsState } from '../actions.state';
@@ -239,7 +239,7 @@ function paged<T extends { id: string }>(
   pagination: ListTargetsRequest['pagination'],
   column: (item: T) => string | number,
 ): { page: T[]; pagination: Json } {
-  const limit = Math.min(pagination?.limit || DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT);
+  const limit = listLimit(pagination?.limit);
   const offset = Number(pagination?.offset ?? 0n);
   const order = (a: string | number, b: string | number) => (a < b ? -1 : a > b ? 1 : 0);
   const direction = pagination?.asc ? 1 : -1;

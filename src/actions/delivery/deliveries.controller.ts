@@ -5,7 +5,7 @@ import { IsIn, IsObject, IsOptional, IsString, MaxLength, ValidateNested } from 
 import { Ctx, RequestContext } from '../../auth/auth.guard';
 import { authorizeEverywhere } from '../../auth/permissions';
 import { Errors } from '../../errors/errors';
-import { DEFAULT_LIST_LIMIT, ListQueryDto } from '../../http-edge/list-query.dto';
+import { ListQueryDto, listLimit } from '../../http-edge/list-query.dto';
 import { DeliveriesService } from './deliveries.service';
 import { Delivery, DeliveryState } from './outbox.port';
 
@@ -50,8 +50,7 @@ export class DeliveriesController {
       targetId: body.targetId,
       state: body.state ? STATES[body.state] : undefined,
       offset: body.query?.offset ?? 0,
-      // 0 is protobuf's default for "not given", as ZITADEL reads it.
-      limit: body.query?.limit || DEFAULT_LIST_LIMIT,
+      limit: listLimit(body.query?.limit),
       ascending: body.query?.asc === true,
     });
     return found.length ? { result: found.map(deliveryJson) } : {};
