@@ -82,27 +82,21 @@ export function installHttpEdge(app: NestFastifyApplication, routes: KnownRoutes
   });
 }
 
-/** Request bodies up to this size that are refused before they were read are read and dropped. */
+/** How much of a refused body is read and dropped before its connection is cut. */
 export const DRAIN_LIMIT_BYTES = 16 * 1024 * 1024;
 
 /**
  * A request refused before its body was read whole (too large, or no valid token): closing a
  * socket with unread data makes the kernel send a reset, which can reach the client before it has
- * read the answer, so it would see "connection reset" instead of the contract's error. Up to
- * DRAIN_LIMIT_BYTES the connection stays open instead, and Node reads and drops the rest of the
- * body once the answer is sent (no more memory than a read buffer). A body declared larger is not
- * read at all (the connection closes after the answer), and one of unknown length (chunked) that
- * goes past the limit has its connection cut: nobody can make the service read without end. An
- * `onError` hook, so it holds for every route (REST, Connect) and costs nothing on a request that
- * succeeds.
+ * read the answer, so it would see "connection reset" instead of the contract's error. So the
+ * connection stays open and Node reads and drops the rest of the body once the answer is sent (no
+ * more memory than a read buffer), whatever length the client declared. Past DRAIN_LIMIT_BYTES the
+ * connection is cut: by then the answer has long reached the client, and nobody can make the
+ * service read without end. An `onError` hook, so it holds for every route (REST, Connect) and
+ * costs nothing on a request that succeeds.
  */
 function limitDrain(request: FastifyRequest, reply: FastifyReply): void {
   if (request.raw.complete) return;
-  const declared = Number(request.headers['content-length']);
-  if (request.headers['transfer-encoding'] === undefined && Number.isInteger(declared) && declared > DRAIN_LIMIT_BYTES) {
-    reply.header('connection', 'close');
-    return;
-  }
   // Fastify asks to close after a body it refused itself.
   reply.removeHeader('connection');
   let drained = 0;

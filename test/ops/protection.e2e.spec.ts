@@ -168,7 +168,15 @@ function pushBody(port: number, head: string, chunked: boolean): Promise<{ answe
       socket.write(head);
       while (!closed && sent < 100 * 1024 * 1024) {
         sent += piece.length;
-        if (!socket.write(frame)) await new Promise((drained) => socket.once('drain', drained).once('close', drained));
+        if (!socket.write(frame)) {
+          await new Promise<void>((drained) => {
+            const done = () => {
+              socket.off('drain', done).off('close', done);
+              drained();
+            };
+            socket.on('drain', done).on('close', done);
+          });
+        }
       }
       if (!closed) reject(new Error(`the server took ${sent} bytes and went on reading`));
       socket.destroy();
