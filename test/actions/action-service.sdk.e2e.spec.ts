@@ -146,6 +146,19 @@ describe('zitadel.action.v2beta.ActionService through a Connect client', () => {
     });
     assert.equal(rest.status, 200, rest.text);
     assert.deepEqual(rest.body.targets.map((t: { name: string }) => t.name), [...names].sort().reverse());
+    // An enum name the field does not have is refused, at any depth; an unknown field is ignored.
+    const refused = [
+      [{ sortingColumn: 'TARGET_FIELD_NAME_NAMES' }, /invalid sortingColumn: must be one of TARGET_FIELD_NAME_UNSPECIFIED, /],
+      [{ filters: [{ executionTypeFilter: { executionType: 'EXECUTION_TYPE_EVENTS' } }] }, /invalid filters\.executionTypeFilter\.executionType: must be one of /],
+    ] as const;
+    for (const [index, [body, message]] of refused.entries()) {
+      const answer = await server.request('POST', index === 0 ? '/v2beta/actions/targets/search' : '/v2beta/actions/executions/search', { token: admin, body });
+      assert.equal(answer.status, 400, answer.text);
+      assert.equal(answer.body.code, 3);
+      assert.match(answer.body.message, message);
+    }
+    const ignored = await server.request('POST', '/v2beta/actions/targets/search', { token: admin, body: { sorting_column: 'TARGET_FIELD_NAME_NAME', unknownField: 'X' } });
+    assert.equal(ignored.status, 200, ignored.text);
 
     await actions.setExecution({ condition: { conditionType: { case: 'event', value: { condition: { case: 'group', value: `sort.${run}` } } } }, targets: [ids[0]] });
     const executions = async (executionType: number) =>
