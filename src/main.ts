@@ -17,7 +17,7 @@ import { KnownRoutes, installHttpEdge } from './http-edge/http-edge';
 import { setupOpenApi } from './ops/openapi/openapi.setup';
 import { PinoLoggerService, createRootLogger } from './ops/logging/logger';
 import { REQUEST_ID_HEADER, requestIdFrom } from './http-edge/request-id';
-import { httpServerOptions, installOps, packageVersion, recordRequest } from './ops/ops.setup';
+import { httpServerOptions, installOps, packageVersion, recordRequest, serviceSecurityHeaders } from './ops/ops.setup';
 
 /** Longest path parameter the router takes; longer ones are refused before any route runs. */
 export const MAX_PARAM_LENGTH = 200 * 12;
@@ -48,7 +48,7 @@ export async function createApp(config: Config, logger = new PinoLoggerService(c
     bodyParser: false,
   });
   const [verifier, recorder] = [app.get(TokenVerifier), app.get(RequestRecorder)];
-  frameworkErrorDeps = { verifier, answered: (request, reply) => recordRequest(recorder, request, reply) };
+  frameworkErrorDeps = { verifier, headers: serviceSecurityHeaders(), answered: (request, reply) => recordRequest(recorder, request, reply) };
   authenticateBeforeBody(app.getHttpAdapter().getInstance(), verifier);
   installCors(app, config.corsAllowedOrigins);
   installHttpEdge(app, routes);

@@ -89,6 +89,8 @@ export class ContractExceptionFilter implements ExceptionFilter {
 /** What answering a framework error needs from the app, made by Nest after the adapter. */
 export interface FrameworkErrorDeps {
   verifier: TokenVerifier;
+  /** The security headers the other answers get from a hook. */
+  headers: Record<string, string>;
   /** The request's log line and metrics, as no hook runs for it. */
   answered(request: FastifyRequest, reply: FastifyReply): void;
 }
@@ -96,7 +98,8 @@ export interface FrameworkErrorDeps {
 /**
  * Fastify's `frameworkErrors`: errors found while routing (a path that is no valid URL), before Nest,
  * the filter above or any hook see the request. On the API's paths the token is checked first, as
- * the contract orders it; the request's log line and metrics are recorded here, as no hook runs.
+ * the contract orders it; the security headers, the request's log line and metrics are given here,
+ * as no hook runs.
  */
 export async function sendFrameworkError(error: Error, request: FastifyRequest, reply: FastifyReply, deps?: FrameworkErrorDeps): Promise<void> {
   let failure = toServiceError(error);
@@ -106,6 +109,7 @@ export async function sendFrameworkError(error: Error, request: FastifyRequest, 
       request.failure = failureOf(failure);
     });
   }
+  if (deps) reply.headers(deps.headers);
   await reply.status(failure.httpStatus).header('content-type', 'application/json').header(REQUEST_ID_HEADER, request.id).send(errorBody(failure));
   deps?.answered(request, reply);
 }

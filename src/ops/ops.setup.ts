@@ -66,11 +66,7 @@ function answerClientError(error: Error & { code?: string }, socket: Duplex): vo
  */
 export async function installOps(app: NestFastifyApplication, config: Config): Promise<void> {
   const fastify = app.getHttpAdapter().getInstance();
-  const headers = securityHeaders({
-    // The service may run behind a proxy that ends TLS, or on plain HTTP in development: upgrading
-    // /docs' scripts to https would break the page there.
-    contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
-  });
+  const headers = serviceSecurityHeaders();
   fastify.addHook('onRequest', (request, reply, done) => {
     reply.headers(headers);
     // Every answer names its request, so that a client can find the log line. Set here for the
@@ -96,6 +92,15 @@ export async function installOps(app: NestFastifyApplication, config: Config): P
   }
   limitJsonDepth(fastify);
   observeRequests(fastify, app.get(RequestRecorder));
+}
+
+/** The security headers of every answer, the router's refusals (frameworkErrors) included. */
+export function serviceSecurityHeaders(): Record<string, string> {
+  return securityHeaders({
+    // The service may run behind a proxy that ends TLS, or on plain HTTP in development: upgrading
+    // /docs' scripts to https would break the page there.
+    contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
+  });
 }
 
 /**

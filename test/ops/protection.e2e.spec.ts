@@ -78,6 +78,9 @@ describe('body size limit and slow clients', () => {
     }
     const badPath = await server.request('GET', '/v2/users/%zz');
     assert.equal(badPath.status, 401, badPath.text);
+    // Answered by the router before any hook runs, with the headers every other answer has.
+    assert.equal(badPath.headers.get('x-content-type-options'), 'nosniff');
+    assert.ok(badPath.headers.get('content-security-policy'), 'a Content-Security-Policy');
     // The log line is written once the answer is sent: give the server's output a moment to arrive.
     const logged = /"path":"\/v2\/users\/%zz","statusCode":401,[^\n]*"failure":"auth header missing"/;
     for (let i = 0; i < 40 && !logged.test(server.logs()); i++) await new Promise((resolve) => setTimeout(resolve, 50));
