@@ -90,18 +90,22 @@ export const DRAIN_LIMIT_BYTES = 16 * 1024 * 1024;
  * socket with unread data makes the kernel send a reset, which can reach the client before it has
  * read the answer, so it would see "connection reset" instead of the contract's error. So the
  * connection stays open and Node reads and drops the rest of the body once the answer is sent (no
- * more memory than a read buffer), whatever length the client declared. Past DRAIN_LIMIT_BYTES the
- * connection is cut: by then the answer has long reached the client, and nobody can make the
- * service read without end. An `onError` hook, so it holds for every route (REST, Connect) and
+ * more memory than a read buffer), whatever length the client declared. DRAIN_LIMIT_BYTES after
+ * the answer was written the connection is cut: by then the answer has long reached the client,
+ * and nobody can make the service read without end. An `onError` hook, so it holds for every route (REST, Connect) and
  * costs nothing on a request that succeeds.
  */
 function limitDrain(request: FastifyRequest, reply: FastifyReply): void {
   if (request.raw.complete) return;
   // Fastify asks to close after a body it refused itself.
   reply.removeHeader('connection');
+  // Read from now on (else Node would discard the body without end once the answer is written), but
+  // counted from when the answer is written: cut sooner, the connection could go before the answer.
+  let answered = false;
   let drained = 0;
+  reply.raw.once('finish', () => (answered = true));
   request.raw.on('data', (chunk: Buffer) => {
-    drained += chunk.length;
+    if (answered) drained += chunk.length;
     if (drained > DRAIN_LIMIT_BYTES) request.raw.socket.destroy();
   });
 }

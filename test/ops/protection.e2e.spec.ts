@@ -129,7 +129,8 @@ describe('body size limit and slow clients', () => {
     for (const [what, head] of heads) {
       const { answer, sent } = await pushBody(server.port, `POST /v2/users/human HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n${head}\r\n\r\n`, head.includes('chunked'));
       assert.match(answer, /^HTTP\/1\.1 40[01] /, what);
-      assert.ok(sent <= DRAIN_LIMIT_BYTES + 8 * 1024 * 1024, `${what}: the server took ${sent} bytes`);
+      // The limit counts from the answer on; what arrived while the answer was being made comes on top.
+      assert.ok(sent <= DRAIN_LIMIT_BYTES + 32 * 1024 * 1024, `${what}: the server took ${sent} bytes`);
     }
   });
 
