@@ -5,7 +5,7 @@ import { Ctx, RequestContext } from '../auth/auth.guard';
 import { authorizeEverywhere } from '../auth/permissions';
 import { Errors } from '../errors/errors';
 import { KNOWN_EVENT_TYPES } from './event-types';
-import { EventsStreamService } from './events-stream.service';
+import { EventsStreamService, STREAM_HEADERS } from './events-stream.service';
 
 /** At most this many types in `eventTypes`, each at most this long. */
 const MAX_TYPES = 50;
@@ -50,6 +50,11 @@ export class EventsStreamController {
     const types = parseEventTypes(eventTypes);
     const after = parseLastEventId(lastEventId);
     authorizeEverywhere(caller, 'projection.admin');
+    if (request.method === 'HEAD') {
+      // A stream writes no body to HEAD, so it would never send its head either: answer the head alone.
+      reply.code(200).headers(STREAM_HEADERS).send();
+      return;
+    }
     this.streams.admit(caller);
     // From here on the response is ours, written as the events come.
     const headers = reply.getHeaders();

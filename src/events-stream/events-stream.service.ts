@@ -17,6 +17,14 @@ const DEFAULT_HEARTBEAT_MS = 15_000;
 /** Longest a timer can wait in Node (about 24.8 days); a token valid longer is looked at again then. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** The head of every stream's answer. */
+export const STREAM_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache, no-transform',
+  // Proxies such as nginx would otherwise hold events back in their buffers.
+  'x-accel-buffering': 'no',
+} as const;
+
 /** The request a stream answers, for its log line. */
 export interface StreamRequest {
   id: string;
@@ -155,11 +163,8 @@ export class EventsStreamService implements OnModuleDestroy {
     const started = performance.now();
     response.writeHead(200, {
       ...request.headers,
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
+      ...STREAM_HEADERS,
       connection: 'keep-alive',
-      // Proxies such as nginx would otherwise hold events back in their buffers.
-      'x-accel-buffering': 'no',
     });
     response.write(`retry: 2000\n\n`);
     if (this.closing) {

@@ -131,6 +131,21 @@ describe('GET /v2/events/_stream: committed events as Server-Sent Events', () =>
     assert.equal((await open('/v2/events/_stream?eventTypes=a,,b')).status, 400);
   });
 
+  it('answers HEAD with the head of a stream at once, and holds no stream for it', async () => {
+    for (let i = 0; i < 3; i++) {
+      const response = await fetch(`${server.url}/v2/events/_stream`, {
+        method: 'HEAD',
+        headers: { authorization: `Bearer ${admin}` },
+        signal: AbortSignal.timeout(3000),
+      });
+      assert.equal(response.status, 200);
+      assert.match(response.headers.get('content-type') ?? '', /^text\/event-stream/);
+      assert.ok(response.headers.get('x-request-id'));
+    }
+    const anonymous = await fetch(`${server.url}/v2/events/_stream`, { method: 'HEAD', signal: AbortSignal.timeout(3000) });
+    assert.equal(anonymous.status, 401);
+  });
+
   it('ends open streams when the server stops, without holding the shutdown up', async () => {
     const open1 = await open();
     const open2 = await open(`/v2/events/_stream?eventTypes=${OTP_REMOVED}`);
@@ -233,6 +248,9 @@ describe('GET /v2/events/_stream: a stream lasts as long as its token, and strea
       .split('\n')
       .filter((line) => line.includes('"route":"/v2/events/_stream"') && line.includes('request completed'));
     assert.ok(lines.length >= 2, `stream log lines: ${lines.length}\n${server.logs().slice(-3000)}`);
+    const metrics = (await server.request('GET', '/metrics')).text;
+    const streams = metrics.match(/^http_requests_total\{method="GET",route="\/v2\/events\/_stream",status="200"\} (\d+)$/m);
+    assert.ok(streams && Number(streams[1]) >= 2, `the ended streams in /metrics:\n${metrics.slice(0, 3000)}`);
   });
 });
 
