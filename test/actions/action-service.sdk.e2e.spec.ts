@@ -118,6 +118,69 @@ describe('zitadel.action.v2beta.ActionService through a Connect client', () => {
     const rotated = await asAdmin.updateTarget({ id, expirationSigningKey: { seconds: 0n, nanos: 0 } });
     assert.ok(rotated.signingKey && rotated.signingKey !== signingKey, 'a rotation of "0s" answers a new key');
   });
+  it('bounds every list\'s page and offset with 400 code 3 naming the field, on REST and Connect', async () => {
+    const actions = createClient(proto.ActionService, transports[0].make(admin));
+    const pages: Array<[{ limit?: number; offset?: bigint }, RegExp]> = [
+      [{ limit: 1001 }, /^invalid pagination\.limit: must not be greater than 1000$/],
+      [{ offset: 1_000_000_001n }, /^invalid pagination\.offset: must not be greater than 1000000000$/],
+    ];
+    for (const [pagination, message] of pages) {
+      for (const call of [() => actions.listTargets({ pagination }), () => actions.listExecutions({ pagination })]) {
+        const error = await call().then(() => assert.fail('answered'), (e: unknown) => ConnectError.from(e));
+        assert.equal(error.code, Code.InvalidArgument);
+        assert.match(error.rawMessage, message);
+      }
+      for (const path of ['/v2beta/actions/targets/search', '/v2beta/actions/executions/search']) {
+        const body = { pagination: { ...pagination, offset: String(pagination.offset ?? 0n) } };
+        const rest = await server.request('POST', path, { token: admin, body });
+        assert.equal(rest.status, 400, rest.text);
+        assert.equal(rest.body.code, 3);
+        assert.match(rest.body.message, message);
+      }
+    }
+    const largest = await actions.listTargets({ pagination: { limit: 1000, offset: 1_000_000_000n } });
+    assert.equal(largest.pagination?.appliedLimit, 1000n);
+    assert.equal(largest.targets.length, 0);
+  });
+  it('serves every method on REST at ZITADEL\'s paths, taking proto names as well as JSON names', async () => {
+    const rest = (method: string, path: string, body?: object, token = admin) => server.request(method, path, { token, body });
+    const created = await rest('POST', '/v2beta/actions/targets', {
+      name: `proto names ${run}`, endpoint: 'https://proto.example.com/hook', rest_call: { interrupt_on_error: true }, timeout: '3s',
+    });
+    assert.equal(created.status, 200, created.text);
+    const id: string = created.body.id;
+    const got = await rest('GET', `/v2beta/actions/targets/${id}`);
+    assert.equal(got.status, 200, got.text);
+    assert.deepEqual(
+      { endpoint: got.body.target.endpoint, restCall: got.body.target.restCall, timeout: got.body.target.timeout, key: got.body.target.signingKey },
+      { endpoint: 'https://proto.example.com/hook', restCall: { interruptOnError: true }, timeout: '3s', key: undefined },
+    );
+    const plain = await rest('POST', '/v2beta/actions/targets', { name: `default timeout ${run}`, endpoint: 'https://proto.example.com/plain', rest_webhook: {} });
+    assert.equal((await rest('GET', `/v2beta/actions/targets/${plain.body.id}`)).body.target.timeout, '10s', 'the timeout is 10 s unless given');
+    const updated = await rest('POST', `/v2beta/actions/targets/${id}`, { endpoint: 'https://proto.example.com/v2', expiration_signing_key: '0s' });
+    assert.equal(updated.status, 200, updated.text);
+    assert.ok(updated.body.signingKey && updated.body.signingKey !== created.body.signingKey, 'expiration_signing_key rotates the key');
+    assert.equal((await rest('GET', `/v2beta/actions/targets/${id}`)).body.target.endpoint, 'https://proto.example.com/v2');
+
+    const set = await rest('PUT', '/v2beta/actions/executions', { condition: { event: { group: `proto.${run}` } }, targets: [id] });
+    assert.equal(set.status, 200, set.text);
+    const byTarget = await rest('POST', '/v2beta/actions/executions/search', { filters: [{ target_filter: { target_id: id } }] });
+    assert.equal(byTarget.status, 200, byTarget.text);
+    assert.deepEqual(byTarget.body.executions.map((e: { condition: object }) => e.condition), [{ event: { group: `proto.${run}` } }]);
+    const byIds = await rest('POST', '/v2beta/actions/targets/search', { filters: [{ in_target_ids_filter: { target_ids: [id] } }] });
+    assert.deepEqual(byIds.body.targets.map((t: { id: string }) => t.id), [id]);
+
+    assert.equal((await rest('GET', `/v2beta/actions/targets/${id}`, undefined, manager)).status, 403);
+    assert.equal((await rest('DELETE', `/v2beta/actions/targets/${id}`, undefined, manager)).status, 403);
+    const deleted = await rest('DELETE', `/v2beta/actions/targets/${id}`);
+    assert.equal(deleted.status, 200, deleted.text);
+    assert.ok(deleted.body.deletionDate);
+    const gone = await rest('GET', `/v2beta/actions/targets/${id}`);
+    assert.equal(gone.status, 404, gone.text);
+    assert.equal(gone.body.details[0].id, 'ACTION-t4rg0');
+    const again = await rest('POST', '/v2beta/actions/executions/search', { filters: [{ target_filter: { target_id: id } }] });
+    assert.deepEqual(again.body.executions ?? [], [], 'its executions no longer call it');
+  });
   it('sorts ListTargets by the column asked for, descending unless asc, as ZITADEL does', async () => {
     const actions = createClient(proto.ActionService, transports[0].make(admin));
     const names = [`sort b ${run}`, `sort c ${run}`, `sort a ${run}`];
@@ -157,8 +220,12 @@ describe('zitadel.action.v2beta.ActionService through a Connect client', () => {
       assert.equal(answer.body.code, 3);
       assert.match(answer.body.message, message);
     }
-    const ignored = await server.request('POST', '/v2beta/actions/targets/search', { token: admin, body: { sorting_column: 'TARGET_FIELD_NAME_NAME', unknownField: 'X' } });
+    const ignored = await server.request('POST', '/v2beta/actions/targets/search', {
+      token: admin,
+      body: { sorting_column: 'TARGET_FIELD_NAME_NAME', filters: [{ in_target_ids_filter: { target_ids: ids } }], unknownField: 'X' },
+    });
     assert.equal(ignored.status, 200, ignored.text);
+    assert.deepEqual(ignored.body.targets.map((t: { name: string }) => t.name), [...names].sort().reverse(), 'sorting_column, its proto name, sorts too');
 
     await actions.setExecution({ condition: { conditionType: { case: 'event', value: { condition: { case: 'group', value: `sort.${run}` } } } }, targets: [ids[0]] });
     const executions = async (executionType: number) =>

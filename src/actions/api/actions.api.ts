@@ -16,7 +16,7 @@ import { CommandContext, Decider, StreamCommandHandler } from '../../commands/st
 import { Config } from '../../config/config';
 import { CONFIG } from '../../config/config.module';
 import { Errors } from '../../errors/errors';
-import { listLimit } from '../../http-edge/list-query.dto';
+import { MAX_LIST_LIMIT, MAX_LIST_OFFSET, listLimit } from '../../http-edge/list-query.dto';
 import { ID_GENERATOR, IdGenerator } from '../../shared/id-generator';
 import { ACTIONS_STREAM, ActionEvent, EventCondition, TargetType } from '../action.events';
 import { ActionsState, ExecutionState, TargetState, evolveActions, initialActionsState } from '../actions.state';
@@ -108,6 +108,7 @@ export class ActionsApi {
   }
 
   async listTargets(request: ListTargetsRequest, context: CommandContext): Promise<Json> {
+    checkPagination(request.pagination);
     const state = await this.read(context);
     const targets = [...state.targets.values()].filter((target) =>
       request.filters.every(({ filter }) => {
@@ -130,6 +131,7 @@ export class ActionsApi {
   }
 
   async listExecutions(request: ListExecutionsRequest, context: CommandContext): Promise<Json> {
+    checkPagination(request.pagination);
     const state = await this.read(context);
     const executions = [...state.executions.values()].filter((execution) =>
       request.filters.every(({ filter }) => {
@@ -229,6 +231,14 @@ const EXECUTION_COLUMNS: Record<number, (e: ExecutionState) => string | number> 
   2: (e) => e.createdAt.getTime(),
   3: (e) => e.changedAt.getTime(),
 };
+
+/** As every list's query: a page too large, or an offset no store could skip to, is 400 code 3 naming the field. */
+function checkPagination(pagination: ListTargetsRequest['pagination']): void {
+  if ((pagination?.limit ?? 0) > MAX_LIST_LIMIT) throw Errors.invalidArgument(`invalid pagination.limit: must not be greater than ${MAX_LIST_LIMIT}`);
+  if ((pagination?.offset ?? 0n) > BigInt(MAX_LIST_OFFSET)) {
+    throw Errors.invalidArgument(`invalid pagination.offset: must not be greater than ${MAX_LIST_OFFSET}`);
+  }
+}
 
 /**
  * A page as ZITADEL answers it: sorted by the column asked for, descending unless `asc`; equal
