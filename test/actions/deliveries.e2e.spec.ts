@@ -136,6 +136,7 @@ describe('Actions: deliveries to targets', () => {
     assert.match(metrics.text, /mfa_actions_deliveries_total\{target="\d+",outcome="parked"\} 1/);
     assert.match(metrics.text, /mfa_actions_delivery_attempts_total\{target="\d+",result="failure"\} \d+/);
     assert.match(metrics.text, /# TYPE mfa_actions_oldest_pending_delivery_age_seconds gauge/);
+    assert.match(metrics.text, /^mfa_subscription_lag_events\{subscription="actions_deliveries"\} \d+$/m, 'the fan-out has a lag, as every subscription');
     const manager = await server.token({ sub: 'manager', org, roles: { IAM_USER_MANAGER: [org] } });
     const refused = await server.request('POST', '/admin/v1/actions/deliveries/_search', { token: manager, body: {} });
     assert.equal(refused.status, 403);
@@ -152,6 +153,25 @@ describe('Actions: deliveries to targets', () => {
     assert.deepEqual(newest, [...newest].sort((a, b) => b - a));
     const oldest = await search({ asc: true, limit: '2', offset: '1' });
     assert.deepEqual(oldest, [...newest].sort((a, b) => a - b).slice(1, 3));
+    const page = await server.request('POST', '/admin/v1/actions/deliveries/_search', { token: admin, body: { query: { limit: 1 } } });
+    assert.deepEqual([page.body.details, page.body.result.length], [{ totalResult: String(newest.length) }, 1], 'a page, and how many in all');
+    // Enums by name or by number, fields by JSON or proto name.
+    const byState = async (body: object) =>
+      (await ok(server.request('POST', '/admin/v1/actions/deliveries/_search', { token: admin, body }))).result?.map((d: { id: string }) => d.id) ?? [];
+    const delivered = await byState({ state: 'DELIVERY_STATE_DELIVERED' });
+    assert.ok(delivered.length >= 1);
+    assert.deepEqual(await byState({ state: 2 }), delivered);
+    assert.deepEqual(await byState({ state: 0 }), await byState({}));
+    assert.deepEqual(await byState({ state: 3 }), await byState({ state: 'DELIVERY_STATE_PARKED' }));
+    const all = await searchDeliveries(server, admin);
+    const [first, other] = [all[0].targetId, all.find((d) => d.targetId !== all[0].targetId)?.targetId];
+    assert.ok(other, 'the tests before delivered to more than one target');
+    const ofFirst = await byState({ target_id: first });
+    assert.deepEqual(ofFirst, all.filter((d) => d.targetId === first).map((d) => d.id), 'target_id filters as targetId does');
+    assert.deepEqual(await byState({ targetId: first }), ofFirst);
+    const badState = await server.request('POST', '/admin/v1/actions/deliveries/_search', { token: admin, body: { state: 7 } });
+    assert.equal(badState.status, 400, badState.text);
+    assert.match(badState.body.message, /^invalid state: must be one of DELIVERY_STATE_UNSPECIFIED, /);
     const wrong = await server.request('POST', '/admin/v1/actions/deliveries/_search', { token: admin, body: { query: { offset: 'x' } } });
     assert.equal(wrong.status, 400);
     assert.equal(wrong.body.message, 'invalid query.offset: must be an integer number');
@@ -163,6 +183,50 @@ describe('Actions: deliveries to targets', () => {
       });
       assert.equal(refused.status, 400, body); // not the 404 of an unknown delivery: the body is read first
     }
+  });
+});
+
+describe('Actions: a target that does not answer', () => {
+  const org = `org-actions-hang-${Date.now()}`;
+  const receiver = new Receiver();
+  let server: RunningServer;
+  let admin: string;
+
+  before(async () => {
+    await receiver.start();
+    server = await startServer({ env: { ...FAST_RETRIES, ACTIONS_MAX_IN_FLIGHT_PER_TARGET: '2' } });
+    admin = await server.token({ sub: 'admin-hang', org, roles: { IAM_OWNER: [org] } });
+  });
+  after(async () => {
+    await stopAll();
+    await receiver.stop();
+  });
+
+  it('is given up on after its timeout, with at most ACTIONS_MAX_IN_FLIGHT_PER_TARGET requests under way, while another target gets every event', async () => {
+    receiver.hangs = (path) => path === '/hangs';
+    const hangs = await createTarget(server, admin, receiver, '/hangs', '1s');
+    const answers = await createTarget(server, admin, receiver, '/answers');
+    await setExecution(server, admin, { group: 'user.human' }, [hangs, answers]);
+    // Five users: their deliveries may go side by side (only one user's go one after the other).
+    const users: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const userId = await addUser(server, admin, org);
+      users.push(userId);
+      await addOtpEmail(server, admin, userId);
+      await removeOtpEmail(server, admin, userId);
+    }
+    // Every event of theirs reaches the target that answers, in far less time than the other one's
+    // requests, two at a time, a second each, would take.
+    const made = await eventually(() => searchDeliveries(server, admin, { targetId: answers }), (found) => found.length >= users.length * 3, 3000);
+    await receiver.waitFor(() => receiver.delivered('/answers').length >= made.length, 3000, 'every event at the target that answers');
+
+    const failed = await eventually(
+      () => searchDeliveries(server, admin, { targetId: hangs }),
+      (found) => found.some((d) => d.lastError === 'no answer within 1000 ms'),
+      10_000,
+    );
+    assert.ok(failed.every((d) => d.state === 'DELIVERY_STATE_PENDING'), 'given up on for now, tried again later');
+    assert.equal(receiver.mostOpen.get('/hangs'), 2, 'two requests under way at most, and two indeed');
   });
 });
 

@@ -68,17 +68,21 @@ for (const [name, make] of backends) {
       assert.deepEqual(await due(6000), [1, 3]);
       await store.failed(first.id, 2, 'status 500', null);
       assert.deepEqual(await due(6000), [2, 3], 'after parking, the user goes on');
-      const parked = await store.search({ state: 'parked', offset: 0, limit: 10 });
+      const parked = (await store.search({ state: 'parked', offset: 0, limit: 10 })).deliveries;
       assert.deepEqual(parked.map((d) => [d.position, d.attempts, d.lastError]), [[1, 2, 'status 500']]);
       const live = (targetId: string) => targetId === 't1';
       assert.equal(await store.redeliver(first.id, new Date(7000), () => false), 'target_deleted', 'a deleted target is never sent to');
       assert.equal(await store.redeliver(first.id, new Date(7000), live), 'redelivered');
       assert.equal(await store.redeliver(first.id, new Date(7000), live), 'not_parked');
       assert.equal(await store.redeliver(999_999, new Date(7000), live), 'not_found');
-      assert.deepEqual((await store.search({ targetId: 't1', offset: 0, limit: 10 })).map((d) => d.position), [3, 2, 1]);
+      assert.deepEqual((await store.search({ targetId: 't1', offset: 0, limit: 10 })).deliveries.map((d) => d.position), [3, 2, 1]);
+      const page = await store.search({ targetId: 't1', offset: 1, limit: 1 });
+      assert.deepEqual([page.total, page.deliveries.map((d) => d.position)], [3, [2]], 'a page, and how many match in all');
+      assert.deepEqual(await store.search({ targetId: 't1', offset: 10, limit: 1 }), { total: 3, deliveries: [] });
+      assert.deepEqual(await store.search({ targetId: 'none', offset: 0, limit: 1 }), { total: 0, deliveries: [] });
       assert.deepEqual([...(await store.oldestPending()).keys()].sort(), ['t1', 't2']);
       await store.commit([], ['t2'], 5, '{}', new Date(8000));
-      assert.deepEqual((await store.search({ targetId: 't2', offset: 0, limit: 10 }))[0].state, 'parked', 'a deleted target parks its deliveries');
+      assert.deepEqual((await store.search({ targetId: 't2', offset: 0, limit: 10 })).deliveries[0].state, 'parked', 'a deleted target parks its deliveries');
     });
 
     it('prunes deliveries delivered before a time, in batches, and never a pending or parked one', async () => {
@@ -86,13 +90,13 @@ for (const [name, make] of backends) {
       const base = 100;
       await store.commit([delivery(base + 1, 'p'), delivery(base + 2, 'q'), delivery(base + 3, 'r'), delivery(base + 4, 's')], [], base + 4, '{}', new Date(10_000));
       await store.commit([delivery(base + 5, 't')], [], base + 5, '{}', new Date(10_000));
-      const made = await store.search({ offset: 0, limit: 100, ascending: true });
+      const made = (await store.search({ offset: 0, limit: 100, ascending: true })).deliveries;
       const id = (position: number) => made.find((d) => d.position === position)!.id;
       for (const position of [base + 1, base + 2]) await store.delivered(id(position), 1, new Date(11_000));
       // Made as early, but delivered late (redelivered after a long park): kept for the retention from then.
       await store.delivered(id(base + 5), 3, new Date(20_000));
       await store.failed(id(base + 3), 1, 'status 500', null);
-      const positions = async () => (await store.search({ offset: 0, limit: 100, ascending: true })).map((d) => d.position).filter((p) => p > base);
+      const positions = async () => (await store.search({ offset: 0, limit: 100, ascending: true })).deliveries.map((d) => d.position).filter((p) => p > base);
       assert.equal(await store.pruneDelivered(new Date(15_000), 1), 1, 'a batch at most');
       assert.equal(await store.pruneDelivered(new Date(15_000), 10), 1);
       assert.equal(await store.pruneDelivered(new Date(15_000), 10), 0);

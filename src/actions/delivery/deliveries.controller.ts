@@ -1,15 +1,19 @@
 import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
+import { Transform, Type } from 'class-transformer';
 import { IsIn, IsObject, IsOptional, IsString, MaxLength, ValidateNested } from 'class-validator';
 import { Ctx, RequestContext } from '../../auth/auth.guard';
 import { authorizeEverywhere } from '../../auth/permissions';
 import { Errors } from '../../errors/errors';
+import { enumByNumber } from '../../http-edge/enum-by-number';
 import { ListQueryDto, listLimit } from '../../http-edge/list-query.dto';
 import { DeliveriesService } from './deliveries.service';
 import { Delivery, DeliveryState } from './outbox.port';
 
-const STATES: Record<string, DeliveryState> = {
+/** The states by name, in the order of their numbers (a client may give either, as protobuf JSON allows). */
+const STATE_ENUM = ['DELIVERY_STATE_UNSPECIFIED', 'DELIVERY_STATE_PENDING', 'DELIVERY_STATE_DELIVERED', 'DELIVERY_STATE_PARKED'] as const;
+const STATES: Record<string, DeliveryState | undefined> = {
+  DELIVERY_STATE_UNSPECIFIED: undefined,
   DELIVERY_STATE_PENDING: 'pending',
   DELIVERY_STATE_DELIVERED: 'delivered',
   DELIVERY_STATE_PARKED: 'parked',
@@ -18,7 +22,10 @@ const STATE_NAMES = Object.fromEntries(Object.entries(STATES).map(([name, state]
 
 export class SearchDeliveriesDto {
   @IsOptional() @IsString() @MaxLength(200) targetId?: string;
-  @IsOptional() @IsIn(Object.keys(STATES)) state?: string;
+  @IsOptional()
+  @Transform(enumByNumber(STATE_ENUM))
+  @IsIn(STATE_ENUM, { message: `must be one of ${STATE_ENUM.join(', ')}` })
+  state?: string;
   @IsOptional() @IsObject() @ValidateNested() @Type(() => ListQueryDto) query?: ListQueryDto;
 }
 
@@ -39,21 +46,22 @@ export class DeliveriesController {
     operationId: 'SearchDeliveries',
     summary: 'List deliveries to Actions targets',
     description:
-      'Newest first. Body, all optional: `{"targetId": "...", "state": "DELIVERY_STATE_PARKED", "query": {"offset": "0", "limit": 100, "asc": false}}`. ' +
+      'Newest first. Body, all optional: `{"targetId": "...", "state": "DELIVERY_STATE_PARKED", "query": {"offset": "0", "limit": 100, "asc": false}}`; ' +
+      '`state` by name or by number (1 pending, 2 delivered, 3 parked; 0 or DELIVERY_STATE_UNSPECIFIED: any). ' +
       'Needs the IAM_OWNER role.',
   })
   @ApiBody({ type: SearchDeliveriesDto, required: false })
-  @ApiOkResponse({ description: '`{"result": [{"id", "targetId", "eventType", "aggregateId", "sequence", "state", "attempts", "lastError", "nextAttemptAt"}]}`', ...OBJECT })
+  @ApiOkResponse({ description: '`{"details": {"totalResult"}, "result": [{"id", "targetId", "eventType", "aggregateId", "sequence", "state", "attempts", "lastError", "nextAttemptAt"}]}`', ...OBJECT })
   async search(@Body() body: SearchDeliveriesDto, @Ctx() { caller }: RequestContext) {
     authorizeEverywhere(caller, 'action.admin');
-    const found = await this.deliveries.search({
+    const { total, deliveries } = await this.deliveries.search({
       targetId: body.targetId,
       state: body.state ? STATES[body.state] : undefined,
       offset: body.query?.offset ?? 0,
       limit: listLimit(body.query?.limit),
       ascending: body.query?.asc === true,
     });
-    return found.length ? { result: found.map(deliveryJson) } : {};
+    return { details: { totalResult: String(total) }, ...(deliveries.length ? { result: deliveries.map(deliveryJson) } : {}) };
   }
 
   @Post(':id/_redeliver')
@@ -89,7 +97,7 @@ function deliveryJson(delivery: Delivery) {
     aggregateId: delivery.aggregateId,
     sequence: String(delivery.sequence),
     state: STATE_NAMES[delivery.state],
-    attempts: delivery.attempts,
+    ...(delivery.attempts ? { attempts: delivery.attempts } : {}),
     ...(delivery.lastError ? { lastError: delivery.lastError } : {}),
     ...(delivery.state === 'pending' ? { nextAttemptAt: delivery.nextAttemptAt.toISOString() } : {}),
   };

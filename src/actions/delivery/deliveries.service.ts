@@ -11,7 +11,7 @@ import { ActionsState, actionsStateFromJson, actionsStateToJson, evolveActions, 
 import { DeliveriesMetrics } from './deliveries.metrics';
 import { Dispatcher } from './dispatcher';
 import { eventBodyOf } from './event-body';
-import { Delivery, DeliverySearch, NewDelivery, OUTBOX_STORE, OutboxStore, RedeliverOutcome } from './outbox.port';
+import { DeliveryPage, DeliverySearch, NewDelivery, OUTBOX_STORE, OutboxStore, RedeliverOutcome } from './outbox.port';
 
 /** Events turned into deliveries per transaction. */
 const BATCH_SIZE = 500;
@@ -65,6 +65,8 @@ export class DeliveriesService implements OnApplicationBootstrap, BeforeApplicat
   async onApplicationBootstrap(): Promise<void> {
     await this.outbox.prepare();
     this.metrics = new DeliveriesMetrics(this.metricsService.registry, this.outbox, this.clock);
+    // The sender's own position; on the other instances, the checkpoint the sender saved.
+    this.metricsService.addSubscription('actions_deliveries', async () => this.follower?.position ?? (await this.outbox.checkpoint()).position);
     this.leaseTimer = setInterval(() => this.checkLease(), LEASE_CHECK_MS).unref();
     this.checkLease();
   }
@@ -85,7 +87,7 @@ export class DeliveriesService implements OnApplicationBootstrap, BeforeApplicat
     return this.follower !== null;
   }
 
-  search(search: DeliverySearch): Promise<Delivery[]> {
+  search(search: DeliverySearch): Promise<DeliveryPage> {
     return this.outbox.search(search);
   }
 

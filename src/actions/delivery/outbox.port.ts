@@ -35,6 +35,11 @@ export interface DeliverySearch {
   ascending?: boolean;
 }
 
+export interface DeliveryPage {
+  total: number;
+  deliveries: Delivery[];
+}
+
 export interface OutboxStore {
   readonly backend: string;
   /** Creates the tables when missing. */
@@ -55,8 +60,8 @@ export interface OutboxStore {
   delivered(id: number, attempts: number, at: Date): Promise<void>;
   /** A failed try: next try at `nextAttemptAt`, or parked when that is null. */
   failed(id: number, attempts: number, error: string, nextAttemptAt: Date | null): Promise<void>;
-  /** Newest first. */
-  search(search: DeliverySearch): Promise<Delivery[]>;
+  /** A page of the deliveries that match, newest first unless `ascending`, and how many match in all. */
+  search(search: DeliverySearch): Promise<DeliveryPage>;
   /**
    * Puts a parked delivery back in line, due now, with its tries counted from 0; not one whose
    * target no longer exists (nothing would ever send it).

@@ -1,6 +1,6 @@
 import { Client, Pool } from 'pg';
 import { LOCK_NAMESPACE, connectionConfig, createPool, inTransaction } from '../../event-store/postgres/postgres-connection';
-import { Delivery, DeliverySearch, NewDelivery, OutboxStore, RedeliverOutcome } from './outbox.port';
+import { Delivery, DeliveryPage, DeliverySearch, NewDelivery, OutboxStore, RedeliverOutcome } from './outbox.port';
 import { toDelivery } from './sqlite-outbox.adapter';
 
 /** Second keys of the advisory locks of deliveries, beside the event store's (1 to 3). */
@@ -112,13 +112,18 @@ export class PostgresOutboxStore implements OutboxStore {
     );
   }
 
-  async search({ targetId, state, offset, limit, ascending }: DeliverySearch): Promise<Delivery[]> {
+  async search({ targetId, state, offset, limit, ascending }: DeliverySearch): Promise<DeliveryPage> {
+    // One statement, so that the page and the count see the same rows.
     const { rows } = await this.pool.query(
-      `SELECT * FROM actions_deliveries WHERE ($1::text IS NULL OR target_id = $1) AND ($2::text IS NULL OR state = $2)
-       ORDER BY id ${ascending ? 'ASC' : 'DESC'} LIMIT $3 OFFSET $4`,
+      `WITH matching AS (
+         SELECT * FROM actions_deliveries WHERE ($1::text IS NULL OR target_id = $1) AND ($2::text IS NULL OR state = $2)
+       )
+       SELECT (SELECT COUNT(*) FROM matching) AS total, page.*
+       FROM (SELECT 1) AS one
+       LEFT JOIN (SELECT * FROM matching ORDER BY id ${ascending ? 'ASC' : 'DESC'} LIMIT $3 OFFSET $4) AS page ON true`,
       [targetId ?? null, state ?? null, limit, offset],
     );
-    return rows.map(toDelivery);
+    return { total: Number(rows[0].total), deliveries: rows.filter((row) => row.id !== null).map(toDelivery) };
   }
 
   async pruneDelivered(deliveredBefore: Date, limit: number): Promise<number> {

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { closeSync, openSync } from 'node:fs';
-import { Delivery, DeliverySearch, DeliveryState, NewDelivery, OutboxStore, RedeliverOutcome } from './outbox.port';
+import { Delivery, DeliveryPage, DeliverySearch, DeliveryState, NewDelivery, OutboxStore, RedeliverOutcome } from './outbox.port';
 
 interface Row {
   id: number;
@@ -138,14 +138,17 @@ export class SqliteOutboxStore implements OutboxStore {
       .run(nextAttemptAt ? 'pending' : 'parked', attempts, error, nextAttemptAt?.getTime() ?? null, id);
   }
 
-  async search({ targetId, state, offset, limit, ascending }: DeliverySearch): Promise<Delivery[]> {
-    const rows = this.db
-      .prepare(
-        `SELECT * FROM actions_deliveries WHERE (? IS NULL OR target_id = ?) AND (? IS NULL OR state = ?)
-         ORDER BY id ${ascending ? 'ASC' : 'DESC'} LIMIT ? OFFSET ?`,
-      )
-      .all(targetId ?? null, targetId ?? null, state ?? null, state ?? null, limit, offset) as Row[];
-    return rows.map(toDelivery);
+  async search({ targetId, state, offset, limit, ascending }: DeliverySearch): Promise<DeliveryPage> {
+    const where = '(? IS NULL OR target_id = ?) AND (? IS NULL OR state = ?)';
+    const filter = [targetId ?? null, targetId ?? null, state ?? null, state ?? null];
+    // One read transaction, so that the page and the count see the same rows.
+    return this.db.transaction(() => {
+      const rows = this.db
+        .prepare(`SELECT * FROM actions_deliveries WHERE ${where} ORDER BY id ${ascending ? 'ASC' : 'DESC'} LIMIT ? OFFSET ?`)
+        .all(...filter, limit, offset) as Row[];
+      const { total } = this.db.prepare(`SELECT COUNT(*) AS total FROM actions_deliveries WHERE ${where}`).get(...filter) as { total: number };
+      return { total, deliveries: rows.map(toDelivery) };
+    })();
   }
 
   async pruneDelivered(deliveredBefore: Date, limit: number): Promise<number> {

@@ -103,6 +103,9 @@ export class MetricsService implements CommandObserver {
     registers: [this.registry],
   });
 
+  /** Followers of the log that are not in SubscribersService (the Actions fan-out): how far each got. */
+  private readonly otherSubscriptions = new Map<string, () => Promise<number>>();
+
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly projections: ProjectionsService,
@@ -135,6 +138,11 @@ export class MetricsService implements CommandObserver {
     this.commands.inc({ outcome: outcomeOf(code), code: StatusCode[code] ?? String(code) });
   }
 
+  /** Shows the lag of a follower of the log in mfa_subscription_lag_events, read from `position` at each scrape. */
+  addSubscription(name: string, position: () => Promise<number>): void {
+    this.otherSubscriptions.set(name, position);
+  }
+
   /** The text /metrics answers; store and projection gauges are read now, not on every event. */
   async scrape(): Promise<string> {
     await this.readStoreGauges();
@@ -156,6 +164,9 @@ export class MetricsService implements CommandObserver {
       for (const view of await this.subscribers.describe(head)) {
         this.subscriptionLag.set({ subscription: view.name }, view.lagEvents);
         this.subscriptionFailed.set({ subscription: view.name }, view.failure ? 1 : 0);
+      }
+      for (const [subscription, position] of this.otherSubscriptions) {
+        this.subscriptionLag.set({ subscription }, Math.max(0, head - (await position())));
       }
     } catch {
       // An outage shows as mfa_event_store_up 0; /readyz and the logs say more.

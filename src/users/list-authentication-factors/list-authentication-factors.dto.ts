@@ -1,6 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsArray, IsIn, IsOptional } from 'class-validator';
+import { enumByNumber } from '../../http-edge/enum-by-number';
 
 /** zitadel.user.v2.AuthFactors and AuthFactorState, by number as protobuf JSON also accepts them. */
 export const AUTH_FACTORS = ['OTP', 'OTP_SMS', 'OTP_EMAIL', 'U2F'] as const;
@@ -11,14 +12,6 @@ export const AUTH_FACTOR_STATES = [
   'AUTH_FACTOR_STATE_REMOVED',
 ] as const;
 
-/** Maps enum numbers to names; anything else is left for the validator to reject. */
-const byNumber =
-  (names: readonly string[]) =>
-  ({ value }: { value: unknown }): unknown =>
-    Array.isArray(value)
-      ? value.map((v) => (typeof v === 'number' && Number.isInteger(v) && names[v] !== undefined ? names[v] : v))
-      : value;
-
 export class ListAuthenticationFactorsDto {
   @ApiPropertyOptional({
     enum: AUTH_FACTORS,
@@ -27,7 +20,7 @@ export class ListAuthenticationFactorsDto {
   })
   @IsOptional()
   @IsArray()
-  @Transform(byNumber(AUTH_FACTORS))
+  @Transform(enumByNumber(AUTH_FACTORS))
   @IsIn(AUTH_FACTORS, { each: true, message: `each value must be one of ${AUTH_FACTORS.join(', ')}` })
   authFactors?: Array<(typeof AUTH_FACTORS)[number]>;
 
@@ -38,7 +31,7 @@ export class ListAuthenticationFactorsDto {
   })
   @IsOptional()
   @IsArray()
-  @Transform(byNumber(AUTH_FACTOR_STATES))
+  @Transform(enumByNumber(AUTH_FACTOR_STATES))
   @IsIn(AUTH_FACTOR_STATES, { each: true, message: `each value must be one of ${AUTH_FACTOR_STATES.join(', ')}` })
   states?: Array<(typeof AUTH_FACTOR_STATES)[number]>;
 }

@@ -12,11 +12,11 @@ export const ok = async <T = any>(call: Promise<Response<T>>): Promise<T> => {
 export const FAST_RETRIES = { ACTIONS_RETRY_INITIAL_MS: '40', ACTIONS_RETRY_MAX_MS: '200', ACTIONS_MAX_ATTEMPTS: '5' };
 
 /** Creates a target at the receiver's `path` and remembers its signing key there; answers its id. */
-export async function createTarget(server: RunningServer, token: string, receiver: Receiver, path: string): Promise<string> {
+export async function createTarget(server: RunningServer, token: string, receiver: Receiver, path: string, timeout = '2s'): Promise<string> {
   const created = await ok(
     server.request('POST', '/v2beta/actions/targets', {
       token,
-      body: { name: `target ${path} ${Date.now()}`, restAsync: {}, endpoint: receiver.url(path), timeout: '2s' },
+      body: { name: `target ${path} ${Date.now()}`, restAsync: {}, endpoint: receiver.url(path), timeout },
     }),
   );
   assert.match(created.id, /^\d+$/);

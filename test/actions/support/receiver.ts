@@ -44,16 +44,24 @@ export class Receiver {
   /** Signing keys by path, to check the signatures with. */
   readonly keys = new Map<string, string>();
   answer: (path: string, body: any, count: number) => number = () => 200;
+  /** Paths whose requests are read but never answered (a target that hangs); recorded with status 0. */
+  hangs: (path: string) => boolean = () => false;
+  /** The most requests to each path that were under way at once. */
+  readonly mostOpen = new Map<string, number>();
+  private readonly open = new Map<string, number>();
   private server: Server | null = null;
   port = 0;
 
   async start(port = 0): Promise<this> {
     this.server = createServer((request, response) => {
+      const path = request.url ?? '/';
+      this.open.set(path, (this.open.get(path) ?? 0) + 1);
+      this.mostOpen.set(path, Math.max(this.mostOpen.get(path) ?? 0, this.open.get(path)!));
+      response.on('close', () => this.open.set(path, this.open.get(path)! - 1));
       let raw = '';
       request.setEncoding('utf8');
       request.on('data', (chunk) => (raw += chunk));
       request.on('end', () => {
-        const path = request.url ?? '/';
         let body: any = null;
         try {
           body = JSON.parse(raw);
@@ -61,12 +69,12 @@ export class Receiver {
           body = raw;
         }
         const count = this.received.filter((r) => r.path === path).length + 1;
-        const status = this.answer(path, body, count);
+        const status = this.hangs(path) ? 0 : this.answer(path, body, count);
         const key = this.keys.get(path);
         const header = request.headers['zitadel-signature'];
         const signatureError = key ? validatePayload(raw, Array.isArray(header) ? header[0] : header, key) : 'no key known';
         this.received.push({ path, status, body, raw, signatureError, at: Date.now() });
-        response.writeHead(status).end();
+        if (status !== 0) response.writeHead(status).end();
       });
     });
     await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
