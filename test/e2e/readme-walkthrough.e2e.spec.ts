@@ -14,14 +14,17 @@ interface Step {
   expected: string[];
 }
 
+/** The sections whose ```sh blocks are run, one after the other in one shell, as a reader would. */
+const RUN_SECTIONS = ['## Walk-through', '## Actions: events POSTed to your endpoints'];
+
 /**
- * The ```sh blocks of the README's walk-through section, as steps. A command is one or more lines
- * (a quote left open continues it); the `# ` lines right under it are its output. Comment lines
- * after a blank line are prose.
+ * The ```sh blocks of a README section, as steps. A command is one or more lines (a quote left
+ * open continues it); the `# ` lines right under it are its output. Comment lines after a blank
+ * line are prose.
  */
-export function walkThroughSteps(readme: string): Step[] {
-  const start = readme.indexOf('\n## Walk-through');
-  assert.ok(start >= 0, 'the README has a "## Walk-through" section');
+export function walkThroughSteps(readme: string, heading: string): Step[] {
+  const start = readme.indexOf(`\n${heading}\n`);
+  assert.ok(start >= 0, `the README has a "${heading}" section`);
   const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
   const steps: Step[] = [];
   for (const [, block] of section.matchAll(/```sh\n([\s\S]*?)```/g)) {
@@ -72,9 +75,10 @@ describe("the README's walk-through, run as written", { skip: SHARED_LOG }, () =
   });
   after(stopAll);
 
-  it('prints what the README says it prints', () => {
-    const steps = walkThroughSteps(readFileSync(resolve(ROOT, 'README.md'), 'utf8'));
-    assert.ok(steps.length >= 8, `found only ${steps.length} steps`);
+  it('prints what the README says it prints, in the walk-through and the Actions section, and logs the line it shows', async () => {
+    const readme = readFileSync(resolve(ROOT, 'README.md'), 'utf8');
+    const steps = RUN_SECTIONS.flatMap((heading) => walkThroughSteps(readme, heading));
+    assert.ok(steps.length >= 14, `found only ${steps.length} steps`);
     assert.ok(steps.filter((step) => step.expected.length > 0).length >= 6, 'most steps show their output');
     // Each step's output between markers; the README's address is this server's.
     const script = steps
@@ -96,5 +100,22 @@ describe("the README's walk-through, run as written", { skip: SHARED_LOG }, () =
       assert.equal(actual.length, step.expected.length, where);
       step.expected.forEach((line, j) => assert.ok(matches(line, actual[j]), where));
     });
+
+    // The Actions section's log line: the failed try of the delivery the walk-through made.
+    const shown = readme.match(/^(\{"level":"warn","context":"Actions",.*\})$/m)?.[1];
+    assert.ok(shown, 'the README shows the log line of a failed try');
+    const failedTry = () => server.logs().split('\n').find((line) => line.includes('"context":"Actions"') && line.includes('failed on try 1'));
+    for (let waited = 0; !failedTry() && waited < 5000; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
+    const logged = failedTry();
+    assert.ok(logged, `no failed try in the log:\n${server.logs().slice(-3000)}`);
+    const fields = (line: string) => {
+      const { level, context, msg } = JSON.parse(line) as Record<string, string>;
+      return { level, context, msg };
+    };
+    const [want, got] = [fields(shown), fields(logged)];
+    assert.equal(got.level, want.level);
+    assert.equal(got.context, want.context);
+    const pattern = want.msg.replace(/\d{4}-\d\d-\d\dT[\d:.]+Z/, '...').replace(/target \d+/, 'target ...').replace(/delivery \d+/, 'delivery ...');
+    assert.ok(matches(pattern, got.msg), `the README's log line\n${want.msg}\nas logged\n${got.msg}`);
   });
 });

@@ -1,4 +1,6 @@
 import { Logger } from '@nestjs/common';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { ActionsConfig } from '../../config/config';
 import { Clock } from '../../shared/clock';
 import { CoalescedRun } from '../../shared/coalesced-run';
@@ -132,20 +134,14 @@ export class Dispatcher {
     } catch (error) {
       return (error as Error).message;
     }
+    const headers = { 'content-type': 'application/json', [SIGNATURE_HEADER]: signatureOf(body, signingKey, this.clock.now()) };
     try {
-      const response = await fetch(target.endpoint, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signatureOf(body, signingKey, this.clock.now()) },
-        body,
-        redirect: 'manual',
-        signal: AbortSignal.any([AbortSignal.timeout(target.timeoutMs), this.stopping.signal]),
-      });
-      await response.body?.cancel().catch(() => undefined);
-      return response.status >= 200 && response.status < 300 ? null : `status ${response.status}`;
+      const status = await postTo(target.endpoint, headers, body, AbortSignal.any([AbortSignal.timeout(target.timeoutMs), this.stopping.signal]));
+      return status >= 200 && status < 300 ? null : `status ${status}`;
     } catch (error) {
-      const { name, message, cause } = error as Error & { cause?: { code?: string; message?: string } };
+      const { name, message, code } = error as Error & { code?: string };
       if (name === 'TimeoutError' || name === 'AbortError') return `no answer within ${target.timeoutMs} ms`;
-      return cause?.code ?? cause?.message ?? message;
+      return code ?? message;
     }
   }
 
@@ -163,4 +159,24 @@ export class Dispatcher {
     if (!lane) this.lanes.set(targetId, (lane = { inFlight: new Map(), restingUntil: 0 }));
     return lane;
   }
+}
+
+/**
+ * POSTs `body` and answers the status; a redirect is a status like any other, never followed. Node's
+ * own client rather than fetch: fetch refuses the ports browsers block (6000, 6665...), which an
+ * operator's endpoint may well use, as ZITADEL's Go client allows.
+ */
+function postTo(endpoint: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<number> {
+  const url = new URL(endpoint);
+  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise<number>((resolve, reject) => {
+    const request = send(url, { method: 'POST', headers: { ...headers, 'content-length': Buffer.byteLength(body) }, signal }, (response) => {
+      // The answer's body is not needed, but it is read so that the connection can be kept for the next request.
+      response.resume();
+      response.on('end', () => resolve(response.statusCode ?? 0));
+      response.on('error', reject);
+    });
+    request.on('error', (error) => reject(signal.aborted ? signal.reason : error));
+    request.end(body);
+  });
 }
