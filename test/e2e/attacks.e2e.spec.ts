@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { call, envelope, openSession } from '../grpc/support/raw-grpc';
@@ -24,7 +25,8 @@ describe('what an attacker tried, answered as the contract says', () => {
   const profile = { givenName: 'Attack', familyName: 'Target' };
 
   before(async () => {
-    server = await startServer();
+    // A data folder the service makes itself, to see the mode it gives it.
+    server = await startServer({ dataDir: join(mkdtempSync(join(tmpdir(), 'mfa-attacks-')), 'data') });
     admin = await server.token({ sub: 'admin-1', org: 'org-1', roles: { IAM_OWNER: ['org-1'] } });
     const org2Owner = await server.token({ sub: 'owner-2', org: 'org-2', roles: { ORG_OWNER: ['org-2'] } });
     inOrg2 = await createUser(org2Owner, { profile, email: { email: 'in.org2@example.com' } });
@@ -120,6 +122,7 @@ describe('what an attacker tried, answered as the contract says', () => {
 
   it('creates its database and key files readable by the service user only', () => {
     assert.equal(statSync(server.dataDir).mode & 0o777, 0o700, 'the data folder');
+    assert.equal(statSync(join(server.dataDir, 'dev-signing-key.json')).mode & 0o777, 0o600, 'the development signing key');
     if (!server.databaseUrl && !process.env.EVENTSTORE_CONNECTION_STRING) {
       assert.equal(statSync(join(server.dataDir, 'events.sqlite')).mode & 0o777, 0o600, 'the SQLite file');
     }

@@ -105,6 +105,11 @@ describe('PostgreSQL outages', async () => {
     // Again, now that the pool has no connection left at all.
     assertUnavailable(await server.request('DELETE', `/v2/users/${userId}/otp_email`, { token: admin }), 'a later remove');
     assert.equal(await eventCount(), before, 'nothing was written during the outage');
+    // Readiness says what is down, not how: the driver's error text is for the log only.
+    const readyz = await server.request('GET', '/readyz');
+    assert.equal(readyz.status, 503, readyz.text);
+    assert.match(readyz.body.message, /event store/);
+    assert.doesNotMatch(readyz.text, /ECONNREFUSED|ECONNRESET|127\.0\.0\.1|timeout|terminated|Connection/i);
 
     await proxy.start();
     const back = await servedAgain(userId);
