@@ -7,7 +7,13 @@ const MAX_LENGTH = 1000;
 /** A target that answers after this long is given up on; ZITADEL accepts no more either. */
 const MAX_TIMEOUT_MS = 3_600_000;
 
+/** Protobuf reads a string that is absent as "": said as such, not as "too short". */
+function required(field: string, value: string): void {
+  if (value === '') throw Errors.invalidArgument(`invalid ${field}: is required`);
+}
+
 export function checkName(name: string): void {
+  required('name', name);
   if (name.trim().length === 0 || name.length > MAX_LENGTH) {
     throw Errors.invalidArgument(`invalid name: must be 1 to ${MAX_LENGTH} characters`);
   }
@@ -19,6 +25,7 @@ const SCHEME_AND_HOST = /^https?:\/\/[^/?#\s]/i;
 
 /** Targets are called only at http(s) addresses an IAM owner wrote down, never anything else. */
 export function checkEndpoint(endpoint: string): void {
+  required('endpoint', endpoint);
   let url: URL | null = null;
   try {
     url = new URL(endpoint);

@@ -155,6 +155,13 @@ describe('zitadel.action.v2beta.ActionService through a Connect client', () => {
       { endpoint: got.body.target.endpoint, restCall: got.body.target.restCall, timeout: got.body.target.timeout, key: got.body.target.signingKey },
       { endpoint: 'https://proto.example.com/hook', restCall: { interruptOnError: true }, timeout: '3s', key: undefined },
     );
+    for (const [body, message] of [
+      [{ endpoint: 'https://proto.example.com/x', rest_async: {} }, 'invalid name: is required'],
+      [{ name: `no endpoint ${run}`, rest_async: {} }, 'invalid endpoint: is required'],
+    ] as const) {
+      const missing = await rest('POST', '/v2beta/actions/targets', body);
+      assert.deepEqual([missing.status, missing.body.message], [400, message]);
+    }
     const plain = await rest('POST', '/v2beta/actions/targets', { name: `default timeout ${run}`, endpoint: 'https://proto.example.com/plain', rest_webhook: {} });
     assert.equal((await rest('GET', `/v2beta/actions/targets/${plain.body.id}`)).body.target.timeout, '10s', 'the timeout is 10 s unless given');
     const updated = await rest('POST', `/v2beta/actions/targets/${id}`, { endpoint: 'https://proto.example.com/v2', expiration_signing_key: '0s' });

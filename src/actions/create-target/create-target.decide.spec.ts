@@ -35,6 +35,11 @@ describe('CreateTarget rules', () => {
     given().when(decideCreateTarget, target({ timeoutMs: 0 })).thenFails(StatusCode.INVALID_ARGUMENT, 'invalid timeout');
   });
 
+  it('reports a name or an endpoint that is missing as missing', () => {
+    given().when(decideCreateTarget, target({ name: '' })).thenFails(StatusCode.INVALID_ARGUMENT, 'invalid name: is required');
+    given().when(decideCreateTarget, target({ endpoint: '' })).thenFails(StatusCode.INVALID_ARGUMENT, 'invalid endpoint: is required');
+  });
+
   it('refuses a name another target has', () => {
     given(targetAdded()).when(decideCreateTarget, target({ targetId: 't2' })).thenFails(StatusCode.ALREADY_EXISTS, 'Target already exists');
   });
