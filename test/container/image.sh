@@ -5,8 +5,8 @@
 #                    be pulled)
 #   image.sh run     production refuses to start without OIDC; in development mode the container
 #                    becomes healthy as user `node`, answers the walk-through, stops cleanly on
-#                    `docker stop`, and keeps its data (events, signing key) in its volume across a
-#                    restart
+#                    `docker stop`, and a new container on its volume finds its data (events, signing
+#                    key)
 # Needs root (it may install docker.io) and a free loopback port, which Docker picks.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -100,14 +100,16 @@ run() {
   docker logs "$name" 2>&1 | grep -q 'mfa-service stopped cleanly' || fail "no 'stopped cleanly' line"
   step "docker stop: exit 0 within ${stopped_in} s, 'stopped cleanly' logged"
 
-  docker start "$name" >/dev/null
+  # A new container on the same volume: what it finds can only have come from the volume.
+  docker rm "$name" >/dev/null
+  docker run -d --name "$name" -e NODE_ENV=development -v "$volume:/data" -p 127.0.0.1::8080 "$IMAGE" >/dev/null
   wait_healthy "$name"
   api="http://$(docker port "$name" 8080/tcp | head -1)"
   # The same token: the development signing key is in the volume too.
   expect "GetUserByID after a restart" "$(call "$api/v2/users/minnie" "${auth[@]}")" 200 '"sequence":"4".*"userId":"minnie"'
   expect "ListAuthenticationFactors after a restart" "$(call -X POST "$api/v2/users/minnie/authentication_factors/_search" "${auth[@]}")" \
     200 '^\{(\}|"result":\[\]\})$'
-  step "the volume kept the events and the signing key across the restart"
+  step "a new container on the volume found the events and the signing key"
 }
 
 case "${1:-}" in
