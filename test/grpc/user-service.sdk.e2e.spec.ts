@@ -178,6 +178,10 @@ describe('zitadel.user.v2.UserService through the @zitadel/client SDK', () => {
         // The caller is checked before the request: a bad user id without a token is still 401.
         assert.deepEqual(await failureOf(anonymousClient.removeOTPEmail({ userId: '' })), AUTH_HEADER_MISSING);
         assert.equal((await failureOf(anonymousClient.listUsers({}))).code, 16);
+        // And the request before the permission: a stranger's bad request is 400, its good one 403.
+        assert.equal((await failureOf(strangerClient.removeOTPEmail({ userId: '' }))).code, 3);
+        assert.equal((await failureOf(strangerClient.setEmail({ userId, email: 'not-an-email' }))).code, 3);
+        assert.deepEqual(await failureOf(strangerClient.setEmail({ userId, email: 'stranger@example.com' })), PERMISSION_DENIED);
       });
 
       it('refuses a bad request with the same INVALID_ARGUMENT text as REST', async () => {
