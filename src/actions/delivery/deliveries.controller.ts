@@ -18,7 +18,7 @@ const STATES: Record<string, DeliveryState | undefined> = {
   DELIVERY_STATE_DELIVERED: 'delivered',
   DELIVERY_STATE_PARKED: 'parked',
 };
-const STATE_NAMES = Object.fromEntries(Object.entries(STATES).map(([name, state]) => [state, name]));
+const STATE_NAMES = Object.fromEntries(Object.entries(STATES).flatMap(([name, state]) => (state ? [[state, name]] : [])));
 
 export class SearchDeliveriesDto {
   @IsOptional() @IsString() @MaxLength(200) targetId?: string;
