@@ -231,6 +231,21 @@ describe('Actions: a target that does not answer', () => {
     assert.ok(failed.every((d) => d.state === 'DELIVERY_STATE_PENDING'), 'given up on for now, tried again later');
     assert.equal(receiver.mostOpen.get('/hangs'), 2, 'two requests under way at most, and two indeed');
   });
+
+  it('follows no redirect: a target is called only at the endpoint an IAM owner set', async () => {
+    receiver.redirects = (path) => (path === '/moved' ? receiver.url('/elsewhere') : undefined);
+    const moved = await createTarget(server, admin, receiver, '/moved');
+    await setExecution(server, admin, { event: REMOVED }, [moved]);
+    const userId = await addUser(server, admin, org);
+    await addOtpEmail(server, admin, userId);
+    await removeOtpEmail(server, admin, userId);
+    const [failed] = await eventually(
+      () => searchDeliveries(server, admin, { targetId: moved }),
+      (found) => found[0]?.lastError === 'status 302',
+    );
+    assert.equal(failed.aggregateId, userId);
+    assert.deepEqual(receiver.received.filter((r) => r.path === '/elsewhere'), [], 'nothing was sent where it pointed');
+  });
 });
 
 describe('Actions: a delivery pending when the service is killed', () => {

@@ -44,6 +44,8 @@ export class Receiver {
   /** Signing keys by path, to check the signatures with. */
   readonly keys = new Map<string, string>();
   answer: (path: string, body: any, count: number) => number = () => 200;
+  /** Where a path's requests are sent on: answered 302 with that Location. */
+  redirects: (path: string) => string | undefined = () => undefined;
   /** Paths whose requests are read but never answered (a target that hangs); recorded with status 0. */
   hangs: (path: string) => boolean = () => false;
   /** The most requests to each path that were under way at once. */
@@ -69,12 +71,13 @@ export class Receiver {
           body = raw;
         }
         const count = this.received.filter((r) => r.path === path).length + 1;
-        const status = this.hangs(path) ? 0 : this.answer(path, body, count);
+        const location = this.redirects(path);
+        const status = this.hangs(path) ? 0 : location ? 302 : this.answer(path, body, count);
         const key = this.keys.get(path);
         const header = request.headers['zitadel-signature'];
         const signatureError = key ? validatePayload(raw, Array.isArray(header) ? header[0] : header, key) : 'no key known';
         this.received.push({ path, status, body, raw, signatureError, at: Date.now() });
-        if (status !== 0) response.writeHead(status).end();
+        if (status !== 0) response.writeHead(status, location ? { location } : {}).end();
       });
     });
     await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
