@@ -92,8 +92,8 @@ export const DRAIN_LIMIT_BYTES = 16 * 1024 * 1024;
  * connection stays open and Node reads and drops the rest of the body once the answer is sent (no
  * more memory than a read buffer), whatever length the client declared. DRAIN_LIMIT_BYTES after
  * the answer was written the connection is cut: by then the answer has long reached the client,
- * and nobody can make the service read without end. An `onError` hook, so it holds for every route (REST, Connect) and
- * costs nothing on a request that succeeds.
+ * and nobody can make the service read without end. An `onError` hook, so it holds for every
+ * route (REST, Connect) and costs nothing on a request that succeeds.
  */
 function limitDrain(request: FastifyRequest, reply: FastifyReply): void {
   if (request.raw.complete) return;

@@ -159,8 +159,7 @@ describe('Actions: deliveries to targets', () => {
     const page = await server.request('POST', '/admin/v1/actions/deliveries/_search', { token: admin, body: { query: { limit: 1 } } });
     assert.deepEqual([page.body.details, page.body.result.length], [{ totalResult: String(newest.length) }, 1], 'a page, and how many in all');
     // Enums by name or by number, fields by JSON or proto name.
-    const byState = async (body: object) =>
-      (await ok(server.request('POST', '/admin/v1/actions/deliveries/_search', { token: admin, body }))).result?.map((d: { id: string }) => d.id) ?? [];
+    const byState = async (body: Record<string, unknown>) => (await searchDeliveries(server, admin, body)).map((d) => d.id);
     const delivered = await byState({ state: 'DELIVERY_STATE_DELIVERED' });
     assert.ok(delivered.length >= 1);
     assert.deepEqual(await byState({ state: 2 }), delivered);

@@ -12,13 +12,13 @@ import { Delivery, DeliveryState } from './outbox.port';
 
 /** The states by name, in the order of their numbers (a client may give either, as protobuf JSON allows). */
 const STATE_ENUM = ['DELIVERY_STATE_UNSPECIFIED', 'DELIVERY_STATE_PENDING', 'DELIVERY_STATE_DELIVERED', 'DELIVERY_STATE_PARKED'] as const;
-const STATES: Record<string, DeliveryState | undefined> = {
-  DELIVERY_STATE_UNSPECIFIED: undefined,
+/** What each name filters by; DELIVERY_STATE_UNSPECIFIED is not here: it filters by nothing. */
+const STATES: Partial<Record<string, DeliveryState>> = {
   DELIVERY_STATE_PENDING: 'pending',
   DELIVERY_STATE_DELIVERED: 'delivered',
   DELIVERY_STATE_PARKED: 'parked',
 };
-const STATE_NAMES = Object.fromEntries(Object.entries(STATES).flatMap(([name, state]) => (state ? [[state, name]] : [])));
+const STATE_NAMES = Object.fromEntries(Object.entries(STATES).map(([name, state]) => [state, name]));
 
 export class SearchDeliveriesDto {
   @IsOptional() @IsString() @MaxLength(200) targetId?: string;
